@@ -1,0 +1,147 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { durationSchema } from './units.js';
+
+const HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d+)?$/;
+
+const upstreamSchema = z.strictObject({
+  /** The registry host clients know (`docker.io`, `ghcr.io`): matched against `?ns=` and path prefixes, and names the upstream's folder in storage. */
+  name: z.string().regex(HOST, 'must be a registry host name such as docker.io or ghcr.io'),
+  /** Where bytes come from, e.g. https://registry-1.docker.io. */
+  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, '')),
+  /** Optional credentials; the secret from `password` or, better, `passwordFile`. */
+  username: z.string().optional(),
+  password: z.string().optional(),
+  passwordFile: z.string().optional(),
+  /** A cached tag younger than this is served with no upstream request (ms; accepts "5m"). */
+  tagTTL: durationSchema.default(5 * 60_000),
+  /** Tags matching this pattern are never revalidated once cached (e.g. '^v?\d+\.\d+\.\d+$'). */
+  immutableTags: z
+    .string()
+    .refine((s) => { try { new RegExp(s); return true; } catch { return false; } }, 'must be a valid regular expression')
+    .optional(),
+  /** Connect, response-header and idle-body timeouts for this upstream (ms; accept "10s"). */
+  timeouts: z
+    .strictObject({
+      connect: durationSchema.default(10_000),
+      headers: durationSchema.default(30_000),
+      body: durationSchema.default(60_000),
+    })
+    .default({ connect: 10_000, headers: 30_000, body: 60_000 }),
+});
+
+const storageSchema = z.discriminatedUnion('driver', [
+  z.strictObject({
+    driver: z.literal('filesystem'),
+    filesystem: z.strictObject({ root: z.string().min(1).default('./storage') }).default({ root: './storage' }),
+  }),
+]);
+
+export const configSchema = z.strictObject({
+  /** host:port, [v6]:port or :port. `[::]` listens on IPv4 and IPv6. */
+  listen: z.string().default('[::]:5000'),
+  storage: storageSchema.default({ driver: 'filesystem', filesystem: { root: './storage' } }),
+  /** The first upstream is the default for requests that name none. */
+  upstreams: z
+    .array(upstreamSchema)
+    .min(1)
+    .refine((u) => new Set(u.map((x) => x.name)).size === u.length, 'upstream names must be unique')
+    .default([{ name: 'docker.io', url: 'https://registry-1.docker.io' }] as never),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type UpstreamConfig = Config['upstreams'][number];
+
+/** Overrides from the command line; each replaces what the file says. */
+export interface ConfigFlags {
+  listen?: string;
+  storage?: string;
+  upstream?: string;
+  logLevel?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
+
+/**
+ * Reads the YAML file (the default one only if present), applies flags, then environment
+ * (PULLTHROUGH_* and registry:2's REGISTRY_PROXY_* so a `registry:2` setup keeps working), and
+ * validates the result once. Any problem throws ConfigError naming the key.
+ */
+export function loadConfig(file: string | undefined, flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  const path = file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
+  const raw = path ? readYaml(path) : {};
+  apply(raw, { listen: flags.listen, storage: flags.storage, upstream: flags.upstream, logLevel: flags.logLevel });
+  apply(raw, {
+    listen: env.PULLTHROUGH_LISTEN,
+    storage: env.PULLTHROUGH_STORAGE,
+    upstream: env.PULLTHROUGH_UPSTREAM ?? env.REGISTRY_PROXY_REMOTEURL,
+    username: env.REGISTRY_PROXY_USERNAME,
+    password: env.REGISTRY_PROXY_PASSWORD,
+    logLevel: env.PULLTHROUGH_LOG_LEVEL,
+  });
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    const first = result.error.issues[0]!;
+    const key = first.path.join('.') || '(top level)';
+    throw new ConfigError(`invalid config${path ? ` in ${path}` : ''}: ${key}: ${first.message}`);
+  }
+  for (const u of result.data.upstreams) {
+    if (u.passwordFile) u.password = readSecret(u.passwordFile, `upstreams.${u.name}.passwordFile`);
+  }
+  return result.data;
+}
+
+function readYaml(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const doc: unknown = parseYaml(text) ?? {};
+    if (typeof doc !== 'object' || Array.isArray(doc)) throw new Error('top level must be a mapping');
+    return doc as Record<string, unknown>;
+  } catch (err) {
+    throw new ConfigError(`invalid YAML in ${path}: ${(err as Error).message}`);
+  }
+}
+
+function readSecret(path: string, key: string): string {
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(`invalid config: ${key}: ${(err as Error).message}`);
+  }
+}
+
+interface Overrides extends ConfigFlags {
+  username?: string;
+  password?: string;
+}
+
+/** Applies overrides to the raw document before validation, so validation names their keys too. */
+function apply(raw: Record<string, unknown>, o: Overrides): void {
+  if (o.listen) raw.listen = o.listen;
+  if (o.storage) raw.storage = { driver: 'filesystem', filesystem: { root: o.storage } };
+  if (o.logLevel) raw.log = { ...(raw.log as object), level: o.logLevel };
+  if (o.upstream || o.username || o.password) {
+    const list = Array.isArray(raw.upstreams) && raw.upstreams.length > 0 ? (raw.upstreams as Record<string, unknown>[]) : [{ name: 'docker.io' }];
+    const first = { ...list[0] };
+    if (o.upstream) first.url = o.upstream;
+    if (o.username) first.username = o.username;
+    if (o.password) first.password = o.password;
+    if (!first.url) first.url = 'https://registry-1.docker.io';
+    raw.upstreams = [first, ...list.slice(1)];
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * The storage contract. Drivers deal only in keys and bytes; they know nothing of HTTP, OCI or
+ * upstreams. Keys are relative slash-separated paths built by storage/paths.ts, already validated
+ * by withDriverBase (no empty, `.` or `..` segments, no leading slash).
+ *
+ * Every driver passes test/storage/contract.ts; the cache relies on nothing beyond what it checks.
+ */
+import { osErrorText } from './os-error.js';
+
+export interface ObjectInfo {
+  size: number;
+  modifiedAt: Date;
+}
+
+/** Inclusive byte range, already checked against the object's size by the caller. */
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+export interface StorageWriter {
+  /** Appends bytes. Resolves when the driver can take more (backpressure); rejects on a write error. */
+  write(chunk: Uint8Array): Promise<void>;
+  /**
+   * Makes everything written visible under the key, atomically: a reader sees either the old
+   * object (or none) or the whole new one, never a prefix. If the key already exists (a concurrent
+   * writer won a race on the same content-addressed key), the commit succeeds and one object
+   * remains. After commit the writer is spent.
+   */
+  commit(): Promise<void>;
+  /** Discards what was written; nothing becomes visible. Idempotent; safe after a failed write. */
+  abort(): Promise<void>;
+}
+
+export interface StorageHealth {
+  ok: boolean;
+  /** The driver's own error text, e.g. "filesystem: open /x/_tmp/probe: permission denied". */
+  error?: string;
+}
+
+export interface StorageDriver {
+  /** A short name for logs and errors: "filesystem", "s3". */
+  readonly name: string;
+  /** Size and mtime of a committed object, or undefined if there is none. */
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** The whole object, or undefined if missing. For small objects (manifests, tag links). */
+  get(key: string): Promise<Buffer | undefined>;
+  /** Writes a small object atomically (temp + rename / single PUT). Overwrites. */
+  put(key: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * A stream of the object, or of one inclusive range of it. Rejects with a NotFoundError when
+   * the object is missing. The stream ends cleanly only after every requested byte was read.
+   */
+  reader(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream>;
+  /** A temp sink for a new object; nothing is visible under the key until commit(). */
+  writer(key: string): Promise<StorageWriter>;
+  /** Removes an object. Missing keys are not an error. */
+  delete(key: string): Promise<void>;
+  /**
+   * Direct children of a prefix, as names (not full keys), sorted: both objects and "directories".
+   * A missing prefix lists as empty.
+   */
+  list(prefix: string): Promise<string[]>;
+  /** Writes, reads back and deletes a probe object; reports the driver's real error text. */
+  health(): Promise<StorageHealth>;
+}
+
+/** A missing object where the caller required one (reader of a missing key). */
+export class NotFoundError extends Error {
+  readonly code = 'ENOENT';
+  constructor(readonly key: string) {
+    super(`not found: ${key}`);
+    this.name = 'NotFoundError';
+  }
+}
+
+/** Any driver failure, with the driver name and operation in front of the driver's own text. */
+export class StorageError extends Error {
+  constructor(
+    readonly driver: string,
+    readonly operation: string,
+    readonly cause: unknown,
+  ) {
+    super(`${driver}: ${operation}: ${osErrorText(cause)}`);
+    this.name = 'StorageError';
+  }
+}

@@ -1,0 +1,144 @@
+import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { NotFoundError, type ByteRange, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageWriter } from './driver.js';
+import { osErrorText } from './os-error.js';
+
+/** Driver-private directory for temp files; never a key, swept at start. */
+const TMP_DIR = '_tmp';
+
+/**
+ * Objects are plain files under `root`. New objects are written to `<root>/_tmp/<uuid>`, fsynced
+ * and renamed into place, so a crash leaves at worst a temp file (swept by open()), never a prefix
+ * under a real key. `_tmp` sits on the same filesystem as the keys, so the rename is atomic.
+ */
+export class FilesystemDriver implements StorageDriver {
+  readonly name = 'filesystem';
+  private readonly tmp: string;
+
+  private constructor(readonly root: string) {
+    this.tmp = join(root, TMP_DIR);
+  }
+
+  /** Creates the root if needed and removes temp files left by a previous process. */
+  static async open(root: string): Promise<FilesystemDriver> {
+    const driver = new FilesystemDriver(root);
+    await rm(driver.tmp, { recursive: true, force: true });
+    await mkdir(driver.tmp, { recursive: true });
+    return driver;
+  }
+
+  private file(key: string): string {
+    return join(this.root, key);
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const s = await stat(this.file(key));
+      return s.isFile() ? { size: s.size, modifiedAt: s.mtime } : undefined;
+    } catch (err) {
+      if (isMissing(err)) return undefined;
+      throw err;
+    }
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    try {
+      return await readFile(this.file(key));
+    } catch (err) {
+      if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'EISDIR') return undefined;
+      throw err;
+    }
+  }
+
+  async put(key: string, bytes: Uint8Array): Promise<void> {
+    const w = await this.writer(key);
+    try {
+      await w.write(bytes);
+      await w.commit();
+    } catch (err) {
+      await w.abort();
+      throw err;
+    }
+  }
+
+  async reader(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.file(key), 'r');
+    } catch (err) {
+      if (isMissing(err)) throw new NotFoundError(key);
+      throw err;
+    }
+    // Opening first means a missing key rejects here instead of erroring mid-response.
+    return createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
+  }
+
+  async writer(key: string): Promise<StorageWriter> {
+    const temp = join(this.tmp, randomUUID());
+    const handle = await open(temp, 'w');
+    const target = this.file(key);
+    let closed = false;
+    const close = async () => {
+      if (closed) return;
+      closed = true;
+      await handle.close();
+    };
+    return {
+      write: async (chunk) => {
+        await handle.write(chunk);
+      },
+      commit: async () => {
+        await handle.sync();
+        await close();
+        await mkdir(dirname(target), { recursive: true });
+        await rename(temp, target);
+      },
+      abort: async () => {
+        await close().catch(() => undefined);
+        await rm(temp, { force: true });
+      },
+    };
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.file(key), { force: true });
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    try {
+      const names = await readdir(this.file(prefix));
+      return names.filter((n) => prefix !== '' || n !== TMP_DIR).sort();
+    } catch (err) {
+      if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+      throw err;
+    }
+  }
+
+  async health(): Promise<StorageHealth> {
+    const probe = join(this.tmp, `probe-${randomUUID()}`);
+    try {
+      await mkdir(this.tmp, { recursive: true });
+      const handle = await open(probe, 'w');
+      try {
+        await handle.write('probe');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      if ((await readFile(probe, 'utf8')) !== 'probe') throw new Error(`read ${probe}: wrong bytes read back`);
+      await rm(probe);
+      await stat(join(this.root, 'blobs')).catch((err: unknown) => {
+        if (!isMissing(err)) throw err;
+      });
+      return { ok: true };
+    } catch (err) {
+      return { ok: false, error: `${this.name}: ${osErrorText(err)}` };
+    }
+  }
+}
+
+function isMissing(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+}
