@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { s3StorageSchema } from './storage/s3-config.js';
 import { durationSchema } from './units.js';
 
 const HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d+)?$/;
@@ -37,6 +38,7 @@ const storageSchema = z.discriminatedUnion('driver', [
     driver: z.literal('filesystem'),
     filesystem: z.strictObject({ root: z.string().min(1).default('./storage') }).default({ root: './storage' }),
   }),
+  s3StorageSchema,
 ]);
 
 export const configSchema = z.strictObject({

@@ -8,6 +8,8 @@ export const ERROR_STATUS = {
   MANIFEST_UNKNOWN: 404,
   NAME_UNKNOWN: 404,
   NAME_INVALID: 400,
+  // No such endpoint (not an OCI code; distribution answers these with a bare 404).
+  NOT_FOUND: 404,
   TAG_INVALID: 400,
   DIGEST_INVALID: 400,
   MANIFEST_INVALID: 400,

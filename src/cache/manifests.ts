@@ -1,0 +1,130 @@
+import type { Logger } from 'pino';
+import { parseDigest } from '../oci/digest.js';
+import { RegistryError } from '../oci/errors.js';
+import type { Reference } from '../oci/reference.js';
+import { UpstreamError } from '../upstream/errors.js';
+import type { Route } from '../upstream/routing.js';
+import { Inflight } from './inflight.js';
+import { ManifestStore, type StoredManifest, type TagRecord } from './manifest-store.js';
+import type { CacheStatus } from './status.js';
+
+export interface ManifestResult {
+  manifest: StoredManifest;
+  cache: CacheStatus;
+}
+
+export interface ManifestStat {
+  digest: string;
+  mediaType: string;
+  size: number;
+  cache: CacheStatus;
+}
+
+/**
+ * Pull-through manifests: `local` is the store, `remote` the route's upstream client.
+ * Digests are immutable: stored once, never revalidated. Tags are fresh for the upstream's
+ * tagTTL (no upstream request at all), then revalidated with a HEAD (free on Docker Hub, where
+ * only GETs count as pulls); if the upstream fails, the stale tag is served.
+ */
+export class PullThroughManifests {
+  private readonly fetches = new Inflight<StoredManifest>();
+  private readonly revalidations = new Inflight<TagRecord | undefined>();
+
+  constructor(
+    private readonly local: ManifestStore,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async getManifest(route: Route, reference: Reference): Promise<ManifestResult> {
+    const up = route.upstream.name;
+    if (reference.kind === 'digest') {
+      const cached = await this.local.getByDigest(up, route.name, reference.digest);
+      if (cached) return { manifest: cached, cache: 'hit' };
+      return this.fetch(route, reference.digest.value);
+    }
+    const tag = reference.tag;
+    const record = await this.currentTag(route, tag);
+    if (record) {
+      const cached = await this.local.getByDigest(up, route.name, parseDigest(record.tag.digest));
+      if (cached) return { manifest: cached, cache: record.cache };
+    }
+    return this.fetch(route, tag);
+  }
+
+  /** For HEAD: answers a miss with the upstream's HEAD alone, so a HEAD never costs a pull. */
+  async statManifest(route: Route, reference: Reference): Promise<ManifestStat> {
+    const up = route.upstream.name;
+    if (reference.kind === 'digest') {
+      const cached = await this.local.getByDigest(up, route.name, reference.digest);
+      if (cached) return { digest: cached.digest, mediaType: cached.mediaType, size: cached.body.length, cache: 'hit' };
+    } else {
+      const record = await this.currentTag(route, reference.tag);
+      if (record) return { ...record.tag, cache: record.cache };
+    }
+    const ref = reference.kind === 'digest' ? reference.digest.value : reference.tag;
+    const head = await route.upstream.client.headManifest(route.name, ref);
+    if (!head.digest) {
+      const { manifest, cache } = await this.fetch(route, ref);
+      return { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.body.length, cache };
+    }
+    return { digest: head.digest, mediaType: head.mediaType, size: head.size, cache: 'upstream' };
+  }
+
+  /** The cached tag if it may be served now (fresh, immutable, revalidated, or stale on upstream failure). */
+  private async currentTag(route: Route, tag: string): Promise<{ tag: TagRecord; cache: CacheStatus } | undefined> {
+    const { upstream, name } = route;
+    const record = await this.local.getTag(upstream.name, name, tag);
+    if (!record) return undefined;
+    const fresh = this.now() - record.checkedAt < upstream.tagTTL || upstream.immutableTags?.test(tag) === true;
+    if (fresh) return { tag: record, cache: 'hit' };
+    try {
+      const { result, joined } = this.revalidations.run(`${upstream.name}/${name}:${tag}`, () => this.revalidate(route, tag, record));
+      const confirmed = await result;
+      return confirmed ? { tag: confirmed, cache: joined ? 'coalesced' : 'revalidated' } : undefined;
+    } catch (err) {
+      if (!(err instanceof UpstreamError)) throw err;
+      this.log.warn({ upstream: upstream.name, repository: name, tag, err: err.message }, 'upstream failed; serving stale tag');
+      return { tag: record, cache: 'stale' };
+    }
+  }
+
+  /** Confirms the tag with a HEAD; undefined when it moved (the caller then fetches the new one). */
+  private async revalidate(route: Route, tag: string, record: TagRecord): Promise<TagRecord | undefined> {
+    const { upstream, name } = route;
+    let head;
+    try {
+      head = await upstream.client.headManifest(name, tag);
+    } catch (err) {
+      // Gone upstream: forget the tag rather than serve something the upstream has withdrawn.
+      if (err instanceof RegistryError && err.code === 'MANIFEST_UNKNOWN') await this.local.deleteTag(upstream.name, name, tag);
+      throw err;
+    }
+    if (head.digest !== record.digest) return undefined;
+    const refreshed = { ...record, checkedAt: this.now() };
+    await this.local.putTag(upstream.name, name, tag, refreshed);
+    return refreshed;
+  }
+
+  /** One upstream GET per (upstream, repository, reference) at a time; stores bytes, link and tag. */
+  private async fetch(route: Route, ref: string): Promise<ManifestResult> {
+    const { upstream, name } = route;
+    const { result, joined } = this.fetches.run(`${upstream.name}/${name}@${ref}`, async () => {
+      const remote = await upstream.client.getManifest(name, ref);
+      if (ref.includes(':') && remote.digest !== ref) {
+        throw UpstreamError.protocol(upstream.name, `manifest ${name}@${ref} arrived with digest ${remote.digest}`);
+      }
+      await this.local.put(upstream.name, name, remote);
+      if (!ref.includes(':')) {
+        await this.local.putTag(upstream.name, name, ref, {
+          digest: remote.digest,
+          mediaType: remote.mediaType,
+          size: remote.body.length,
+          checkedAt: this.now(),
+        });
+      }
+      return remote;
+    });
+    return { manifest: await result, cache: joined ? 'coalesced' : 'miss' };
+  }
+}

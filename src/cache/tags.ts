@@ -1,0 +1,37 @@
+import type { Logger } from 'pino';
+import { UpstreamError } from '../upstream/errors.js';
+import type { Route } from '../upstream/routing.js';
+import type { ManifestStore } from './manifest-store.js';
+import { paginate } from './paginate.js';
+import type { CacheStatus } from './status.js';
+
+export interface TagPage {
+  tags: string[];
+  more: boolean;
+  cache: CacheStatus;
+}
+
+/**
+ * Tag lists pass through to the upstream, since tools like Renovate and Flux read them to find new
+ * versions; when the upstream fails, the tags cached here are listed instead.
+ */
+export class PullThroughTags {
+  constructor(
+    private readonly local: ManifestStore,
+    private readonly log: Logger,
+  ) {}
+
+  async listTags(route: Route, n: number | undefined, last: string | undefined): Promise<TagPage> {
+    try {
+      const remote = await route.upstream.client.listTags(route.name, n, last);
+      return { ...remote, cache: 'upstream' };
+    } catch (err) {
+      if (!(err instanceof UpstreamError)) throw err;
+      const cached = await this.local.listTags(route.upstream.name, route.name);
+      if (cached.length === 0) throw err;
+      this.log.warn({ upstream: route.upstream.name, repository: route.name, err: err.message }, 'upstream failed; listing cached tags');
+      const page = paginate(cached, n, last);
+      return { tags: page.items, more: page.more, cache: 'stale' };
+    }
+  }
+}

@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config.js';
+import { createLogger } from './observability/logger.js';
+import { describeStorage } from './storage/open.js';
+import { startServer } from './server.js';
+
+const VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+const USAGE = `pullthrough ${VERSION}: a pull-through mirror for Docker Hub and other OCI registries
+
+usage: pullthrough serve [--config FILE] [--listen HOST:PORT] [--storage DIR] [--upstream URL] [--log-level LEVEL]
+
+  --config FILE        YAML config (default: config/default.yaml)
+  --listen HOST:PORT   address to listen on (default [::]:5000, IPv4 and IPv6)
+  --storage DIR        cache on the filesystem in DIR (default ./storage)
+  --upstream URL       registry to mirror (default https://registry-1.docker.io)
+  --log-level LEVEL    fatal|error|warn|info|debug|trace|silent (default info)
+
+environment: PULLTHROUGH_LISTEN, PULLTHROUGH_STORAGE, PULLTHROUGH_UPSTREAM, PULLTHROUGH_LOG_LEVEL,
+and registry:2's REGISTRY_PROXY_REMOTEURL, REGISTRY_PROXY_USERNAME, REGISTRY_PROXY_PASSWORD.`;
+
+async function serve(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      config: { type: 'string' },
+      listen: { type: 'string' },
+      storage: { type: 'string' },
+      upstream: { type: 'string' },
+      'log-level': { type: 'string' },
+    },
+  });
+  const config = loadConfig(values.config, {
+    listen: values.listen,
+    storage: values.storage,
+    upstream: values.upstream,
+    logLevel: values['log-level'],
+  });
+  const log = createLogger(config.log.level);
+  const running = await startServer(config, log);
+  log.info(
+    {
+      version: VERSION,
+      listen: config.listen,
+      url: running.url,
+      storage: describeStorage(config.storage),
+      upstreams: config.upstreams.map((u) => `${u.name}=${u.url}`),
+    },
+    'pullthrough listening',
+  );
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    running.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'serve', ...rest] = argv;
+  switch (command) {
+    case 'serve':
+      return serve(rest);
+    case '--version':
+      console.log(VERSION);
+      return;
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return;
+    default:
+      // `pullthrough --listen …` with no command means serve.
+      if (command.startsWith('--')) return serve(argv);
+      console.error(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      process.exit(2);
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+    console.error(`pullthrough: ${(err as Error).message}`);
+  } else {
+    console.error(`pullthrough: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  process.exit(1);
+});

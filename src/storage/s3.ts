@@ -1,0 +1,194 @@
+import { randomUUID } from 'node:crypto';
+import { Transform, pipeline, type Readable } from 'node:stream';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  paginateListObjectsV2,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { NotFoundError, type ByteRange, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageWriter } from './driver.js';
+import type { S3Config } from './s3-config.js';
+import { S3CallError, call, s3ErrorText } from './s3-errors.js';
+import { MultipartWriter, type S3Target } from './s3-upload.js';
+
+/** Driver-private folder (under the prefix) for health probes; never a cache key, hidden from list(''). */
+const HEALTH_DIR = '_health';
+const HEALTH_TIMEOUT_MS = 10_000;
+
+/**
+ * Objects live at `<prefix>/<key>` in one bucket. New objects are multipart uploads on the final
+ * key whose completion waits for commit(): S3 shows nothing under a key until
+ * CompleteMultipartUpload, so no temp key and no copy are needed, and a crash leaves only an
+ * incomplete upload (invisible; a bucket lifecycle rule with AbortIncompleteMultipartUpload
+ * reclaims its parts). Several replicas may share the bucket: keys are content-addressed, so two
+ * uploads of one key write the same bytes and the last complete wins harmlessly.
+ */
+export class S3Driver implements StorageDriver {
+  readonly name = 's3';
+  private readonly target: S3Target;
+  private readonly keyPrefix: string;
+
+  constructor(
+    private readonly config: S3Config,
+    client?: S3Client,
+  ) {
+    this.keyPrefix = config.prefix === '' ? '' : `${config.prefix}/`;
+    this.target = {
+      client: client ?? createClient(config),
+      bucket: config.bucket,
+      partSize: config.partSize,
+      queueSize: config.queueSize,
+      // Checksums the SDK adds by default since 3.729 break many S3-compatibles (older MinIO,
+      // Ceph RGW, s3rver); on AWS they are kept, and multipart uploads must then declare them.
+      checksums: config.endpoint === undefined,
+    };
+  }
+
+  get client(): S3Client {
+    return this.target.client;
+  }
+
+  private objectKey(key: string): string {
+    return this.keyPrefix + key;
+  }
+
+  async stat(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const res = await call(() => this.client.send(new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) })));
+      return { size: res.ContentLength ?? 0, modifiedAt: res.LastModified ?? new Date(0) };
+    } catch (err) {
+      // A HEAD has no error body: a missing bucket is a 404 too. health() tells them apart.
+      if (err instanceof S3CallError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async get(key: string): Promise<Buffer | undefined> {
+    try {
+      const res = await call(() => this.client.send(new GetObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) })));
+      const bytes = await call(() => res.Body!.transformToByteArray());
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    } catch (err) {
+      if (err instanceof S3CallError && err.code === 'NoSuchKey') return undefined;
+      throw err;
+    }
+  }
+
+  async put(key: string, bytes: Uint8Array): Promise<void> {
+    await call(() =>
+      this.client.send(new PutObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key), Body: bytes, ContentLength: bytes.byteLength })),
+    );
+  }
+
+  async reader(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream> {
+    let res;
+    try {
+      res = await call(() =>
+        this.client.send(
+          new GetObjectCommand({
+            Bucket: this.config.bucket,
+            Key: this.objectKey(key),
+            Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+          }),
+        ),
+      );
+    } catch (err) {
+      if (err instanceof S3CallError && err.code === 'NoSuchKey') throw new NotFoundError(key);
+      throw err;
+    }
+    return exactLength(res.Body as Readable, res.ContentLength, key);
+  }
+
+  /**
+   * `sizeHint` (e.g. the upstream Content-Length), when known, raises the part size for this upload
+   * so that a blob larger than 10,000 × partSize still fits; without it such a blob fails clearly.
+   */
+  async writer(key: string, sizeHint?: number): Promise<StorageWriter> {
+    return new MultipartWriter(this.target, this.objectKey(key), sizeHint);
+  }
+
+  async delete(key: string): Promise<void> {
+    await call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) })));
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    const base = this.objectKey(prefix === '' ? '' : `${prefix}/`);
+    const names = new Set<string>();
+    const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.config.bucket, Prefix: base, Delimiter: '/' });
+    await call(async () => {
+      for await (const page of pages) {
+        for (const o of page.Contents ?? []) if (o.Key && o.Key.length > base.length) names.add(o.Key.slice(base.length));
+        for (const p of page.CommonPrefixes ?? []) if (p.Prefix) names.add(p.Prefix.slice(base.length, -1));
+      }
+    });
+    if (prefix === '') names.delete(HEALTH_DIR);
+    names.delete('');
+    return [...names].sort();
+  }
+
+  async health(): Promise<StorageHealth> {
+    const key = this.objectKey(`${HEALTH_DIR}/probe-${randomUUID()}`);
+    const where = `s3://${this.config.bucket}/${key}`;
+    const Bucket = this.config.bucket;
+    const abortSignal = AbortSignal.timeout(HEALTH_TIMEOUT_MS);
+    let step = 'PutObject';
+    try {
+      await this.client.send(new PutObjectCommand({ Bucket, Key: key, Body: 'probe' }), { abortSignal });
+      step = 'GetObject';
+      const res = await this.client.send(new GetObjectCommand({ Bucket, Key: key }), { abortSignal });
+      if ((await res.Body!.transformToString()) !== 'probe') throw new Error('wrong bytes read back');
+      step = 'DeleteObject';
+      await this.client.send(new DeleteObjectCommand({ Bucket, Key: key }), { abortSignal });
+      return { ok: true };
+    } catch (err) {
+      const text = abortSignal.aborted ? `no answer within ${HEALTH_TIMEOUT_MS / 1000}s` : s3ErrorText(err);
+      return { ok: false, error: `${this.name}: ${step} ${where}: ${text}` };
+    }
+  }
+
+  /**
+   * A URL that GETs the object without credentials until it expires, for `redirect: true`. Signing
+   * is local (no request to S3), so a missing object only shows when the client follows the URL.
+   */
+  presignedUrl(key: string, expiresSeconds = Math.round(this.config.redirectExpiry / 1000)): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }), { expiresIn: expiresSeconds });
+  }
+}
+
+function createClient(config: S3Config): S3Client {
+  const custom = config.endpoint !== undefined;
+  return new S3Client({
+    region: config.region,
+    endpoint: config.endpoint,
+    forcePathStyle: config.forcePathStyle,
+    credentials:
+      config.accessKeyId && config.secretAccessKey ? { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey } : undefined,
+    requestChecksumCalculation: custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+    responseChecksumValidation: custom ? 'WHEN_REQUIRED' : 'WHEN_SUPPORTED',
+    // No idle timeout: a slow client pauses the body of its S3 GET, which is not a failure.
+    requestHandler: { connectionTimeout: 10_000 },
+  });
+}
+
+/**
+ * The body, ending cleanly only if every byte S3 announced arrived: a connection cut mid-body
+ * becomes an error the caller sees, never a short object that looks whole.
+ */
+function exactLength(body: Readable, expected: number | undefined, key: string): NodeJS.ReadableStream {
+  let seen = 0;
+  const out = new Transform({
+    highWaterMark: 256 * 1024,
+    transform(chunk: Buffer, _enc, done) {
+      seen += chunk.length;
+      done(null, chunk);
+    },
+    flush(done) {
+      done(expected !== undefined && seen !== expected ? new Error(`s3: read ${key}: ${seen} of ${expected} bytes before the stream ended`) : null);
+    },
+  });
+  pipeline(body, out, () => undefined);
+  return out;
+}

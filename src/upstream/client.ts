@@ -1,0 +1,244 @@
+import type { Readable } from 'node:stream';
+import { Agent, request, type Dispatcher } from 'undici';
+import type { UpstreamConfig } from '../config.js';
+import { sha256 } from '../oci/digest.js';
+import { RegistryError } from '../oci/errors.js';
+import { H } from '../oci/headers.js';
+import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, manifestMediaType } from '../oci/media-types.js';
+import { parseChallenge, type Challenge } from './challenge.js';
+import { UpstreamError } from './errors.js';
+import { readRateLimit, type RateLimit } from './rate-limit.js';
+import { TokenCache } from './tokens.js';
+
+export interface UpstreamManifest {
+  body: Buffer;
+  mediaType: string;
+  digest: string;
+}
+
+export interface UpstreamManifestHead {
+  /** Absent when the upstream sends no Docker-Content-Digest on HEAD; callers then GET. */
+  digest?: string;
+  mediaType: string;
+  size: number;
+}
+
+export interface UpstreamBlob {
+  size?: number;
+  body: Readable;
+}
+
+export interface UpstreamTags {
+  tags: string[];
+  /** The upstream has more after the last one returned (it sent a `Link: rel="next"`). */
+  more: boolean;
+}
+
+const MAX_REDIRECTS = 5;
+const RETRYABLE = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
+
+interface SendOptions {
+  method: 'GET' | 'HEAD';
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/**
+ * Speaks the registry API to one upstream. Every upstream quirk lives here: the token flow, Docker
+ * Hub's 307 to its CDN, rate-limit headers, retries of dead keep-alive sockets. Callers see
+ * manifests, blobs and tags, or a RegistryError.
+ */
+export class UpstreamClient {
+  readonly name: string;
+  /** The last rate-limit headers this upstream sent. */
+  rateLimit?: RateLimit;
+  private readonly baseUrl: string;
+  private readonly dispatcher: Agent;
+  private readonly basicAuth?: string;
+  private readonly tokens: TokenCache;
+  /** Learnt from the first 401, so later requests for new scopes fetch a token up front. */
+  private challenge?: Challenge;
+
+  constructor(config: UpstreamConfig) {
+    this.name = config.name;
+    this.baseUrl = config.url;
+    this.dispatcher = new Agent({
+      connect: { timeout: config.timeouts.connect },
+      headersTimeout: config.timeouts.headers,
+      bodyTimeout: config.timeouts.body,
+      keepAliveTimeout: 30_000,
+    });
+    if (config.username !== undefined) {
+      this.basicAuth = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
+    }
+    this.tokens = new TokenCache(config.name, this.dispatcher, this.basicAuth);
+  }
+
+  async getManifest(repository: string, reference: string, signal?: AbortSignal): Promise<UpstreamManifest> {
+    const res = await this.send(repository, `manifests/${reference}`, { method: 'GET', headers: { accept: MANIFEST_ACCEPT }, signal });
+    await this.expectOk(res, `manifest ${repository}:${reference}`, () => manifestUnknown(repository, reference));
+    const declared = Number(res.headers['content-length']);
+    if (declared > MAX_MANIFEST_BYTES) {
+      res.body.destroy();
+      throw UpstreamError.protocol(this.name, `manifest ${repository}:${reference} is ${declared} bytes, over the ${MAX_MANIFEST_BYTES}-byte limit`);
+    }
+    const body = await readLimited(res.body, MAX_MANIFEST_BYTES, () =>
+      UpstreamError.protocol(this.name, `manifest ${repository}:${reference} is over the ${MAX_MANIFEST_BYTES}-byte limit`),
+    ).catch((err: unknown) => {
+      if (err instanceof RegistryError) throw err;
+      throw UpstreamError.unreachable(this.name, `manifest ${repository}:${reference}`, err);
+    });
+    const digest = sha256(body);
+    const claimed = header(res.headers, H.contentDigest);
+    if (claimed && claimed !== digest) {
+      throw UpstreamError.protocol(this.name, `manifest ${repository}:${reference} has digest ${digest}, upstream claimed ${claimed}`);
+    }
+    return { body, digest, mediaType: manifestMediaType(header(res.headers, H.contentType), body) };
+  }
+
+  async headManifest(repository: string, reference: string): Promise<UpstreamManifestHead> {
+    const res = await this.send(repository, `manifests/${reference}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } });
+    await this.expectOk(res, `manifest ${repository}:${reference}`, () => manifestUnknown(repository, reference));
+    await res.body.dump();
+    return {
+      digest: header(res.headers, H.contentDigest),
+      mediaType: manifestMediaType(header(res.headers, H.contentType), Buffer.alloc(0)),
+      size: Number(res.headers['content-length'] ?? 0),
+    };
+  }
+
+  /** The blob's size from a HEAD; no bytes move. */
+  async headBlob(repository: string, digest: string): Promise<number> {
+    const res = await this.send(repository, `blobs/${digest}`, { method: 'HEAD' });
+    await this.expectOk(res, `blob ${digest}`, () => blobUnknown(digest));
+    await res.body.dump();
+    return Number(res.headers['content-length'] ?? 0);
+  }
+
+  /** The blob's bytes, unverified: the caller hashes them. `signal` aborts the transfer. */
+  async getBlob(repository: string, digest: string, signal?: AbortSignal): Promise<UpstreamBlob> {
+    const res = await this.send(repository, `blobs/${digest}`, { method: 'GET', signal });
+    await this.expectOk(res, `blob ${digest}`, () => blobUnknown(digest));
+    const length = res.headers['content-length'];
+    return { size: length === undefined ? undefined : Number(length), body: res.body };
+  }
+
+  async listTags(repository: string, n?: number, last?: string): Promise<UpstreamTags> {
+    const query = new URLSearchParams();
+    if (n !== undefined) query.set('n', String(n));
+    if (last !== undefined) query.set('last', last);
+    const qs = query.size > 0 ? `?${query}` : '';
+    const res = await this.send(repository, `tags/list${qs}`, { method: 'GET' });
+    await this.expectOk(res, `tags of ${repository}`, () => new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', {}, { name: repository }));
+    const body = (await res.body.json().catch(() => ({}))) as { tags?: unknown };
+    const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
+    return { tags, more: /rel="?next"?/.test(header(res.headers, H.link.toLowerCase()) ?? '') };
+  }
+
+  /** A cheap reachability check: `GET /v2/` (a 401 challenge counts as reachable). */
+  async ping(): Promise<void> {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(`${this.baseUrl}/v2/`, { dispatcher: this.dispatcher });
+    } catch (err) {
+      throw UpstreamError.unreachable(this.name, '/v2/', err);
+    }
+    await res.body.dump();
+    if (res.statusCode >= 500) throw UpstreamError.status(this.name, '/v2/', res.statusCode, res.headers);
+  }
+
+  async close(): Promise<void> {
+    await this.dispatcher.close();
+  }
+
+  private async expectOk(res: Dispatcher.ResponseData, what: string, notFound: () => RegistryError): Promise<void> {
+    if (res.statusCode === 200) return;
+    await res.body.dump().catch(() => undefined);
+    if (res.statusCode === 404) throw notFound();
+    throw UpstreamError.status(this.name, what, res.statusCode, res.headers);
+  }
+
+  /** One request with auth: a cached token up front, or learn the challenge from a 401 and retry once. */
+  private async send(repository: string, path: string, opts: SendOptions): Promise<Dispatcher.ResponseData> {
+    const scope = `repository:${repository}:pull`;
+    const url = `${this.baseUrl}/v2/${repository}/${path}`;
+    let res = await this.follow(url, opts, await this.authorization(scope));
+    if (res.statusCode === 401) {
+      const challenge = parseChallenge(res.headers['www-authenticate']);
+      await res.body.dump().catch(() => undefined);
+      if (!challenge || (challenge.scheme === 'bearer' && !challenge.realm)) return res;
+      this.challenge = challenge;
+      res = await this.follow(url, opts, await this.authorization(scope, true));
+    }
+    this.rateLimit = readRateLimit(res.headers) ?? this.rateLimit;
+    return res;
+  }
+
+  private async authorization(scope: string, fresh = false): Promise<string | undefined> {
+    if (!this.challenge) return undefined;
+    if (this.challenge.scheme === 'basic') return this.basicAuth;
+    return `Bearer ${await this.tokens.token(scope, this.challenge, fresh)}`;
+  }
+
+  /**
+   * Follows redirects by hand: Docker Hub sends blob GETs to a CDN with a signed URL, and that CDN
+   * rejects requests that still carry the registry's Authorization header, so it is dropped.
+   */
+  private async follow(url: string, opts: SendOptions, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
+    let target = url;
+    let auth = authorization;
+    for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+      const res = await this.attempt(target, opts, auth);
+      const location = header(res.headers, H.location.toLowerCase());
+      if (res.statusCode < 300 || res.statusCode >= 400 || res.statusCode === 304 || !location) return res;
+      await res.body.dump().catch(() => undefined);
+      target = new URL(location, target).toString();
+      auth = undefined;
+    }
+    throw UpstreamError.protocol(this.name, `more than ${MAX_REDIRECTS} redirects for ${url}`);
+  }
+
+  /** Retries a request whose pooled keep-alive socket died under it; never a refused connection. */
+  private async attempt(url: string, opts: SendOptions, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
+    const headers = { ...opts.headers, ...(authorization ? { authorization } : {}) };
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request(url, { dispatcher: this.dispatcher, method: opts.method, headers, signal: opts.signal });
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (attempt < 3 && code && RETRYABLE.has(code) && !opts.signal?.aborted) {
+          await new Promise((r) => setTimeout(r, 50 * attempt + Math.random() * 100));
+          continue;
+        }
+        throw UpstreamError.unreachable(this.name, `${opts.method} ${new URL(url).pathname}`, err);
+      }
+    }
+  }
+}
+
+function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
+  const v = headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function blobUnknown(digest: string): RegistryError {
+  return new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', {}, { digest });
+}
+
+function manifestUnknown(repository: string, reference: string): RegistryError {
+  return new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', {}, { name: repository, reference });
+}
+
+async function readLimited(body: Readable, limit: number, tooBig: () => Error): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    total += (chunk as Buffer).length;
+    if (total > limit) {
+      body.destroy();
+      throw tooBig();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,45 @@
+import { RegistryError } from '../oci/errors.js';
+import { H } from '../oci/headers.js';
+
+function causeText(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  return e?.cause?.code ?? e?.code ?? e?.cause?.message ?? e?.message ?? String(err);
+}
+
+/**
+ * The upstream failed us: unreachable, timed out, 5xx, 429, denied, or spoke nonsense. The cache
+ * serves a stale copy on any of these (stale-if-error); with nothing cached the client gets this
+ * error: 429 with Retry-After for rate limits, 503 UNAVAILABLE otherwise.
+ */
+export class UpstreamError extends RegistryError {
+  private constructor(
+    code: 'TOOMANYREQUESTS' | 'UNAVAILABLE',
+    message: string,
+    headers: Record<string, string>,
+    readonly upstreamStatus?: number,
+  ) {
+    super(code, message, headers);
+    this.name = 'UpstreamError';
+  }
+
+  static unreachable(upstream: string, what: string, err: unknown): UpstreamError {
+    return new UpstreamError('UNAVAILABLE', `upstream ${upstream} unreachable (${what}): ${causeText(err)}`, {});
+  }
+
+  static status(upstream: string, what: string, status: number, headers: Record<string, string | string[] | undefined>): UpstreamError {
+    if (status === 429) {
+      const retryAfter = headers[H.retryAfter.toLowerCase()];
+      return new UpstreamError(
+        'TOOMANYREQUESTS',
+        `upstream ${upstream} rate limit reached (${what}); nothing cached to serve instead`,
+        { [H.retryAfter]: String(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter ?? '60') },
+        status,
+      );
+    }
+    return new UpstreamError('UNAVAILABLE', `upstream ${upstream} answered ${status} (${what})`, {}, status);
+  }
+
+  static protocol(upstream: string, message: string): UpstreamError {
+    return new UpstreamError('UNAVAILABLE', `upstream ${upstream}: ${message}`, {});
+  }
+}

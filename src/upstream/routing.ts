@@ -1,0 +1,84 @@
+import type { UpstreamConfig } from '../config.js';
+import { RegistryError } from '../oci/errors.js';
+import { UpstreamClient } from './client.js';
+
+/** An upstream as the cache sees it: its client and the cache policy for its tags. */
+export interface Upstream {
+  readonly name: string;
+  readonly client: UpstreamClient;
+  readonly tagTTL: number;
+  readonly immutableTags?: RegExp;
+}
+
+/** A request's repository resolved to one configured upstream and the name there. */
+export interface Route {
+  upstream: Upstream;
+  /** The repository name at the upstream, e.g. `library/alpine` for `alpine` on docker.io. */
+  name: string;
+}
+
+const DOCKER_HUB = 'docker.io';
+/** Names clients use for Docker Hub besides docker.io itself. */
+const DOCKER_HUB_ALIASES = new Set(['index.docker.io', 'registry-1.docker.io', 'registry.hub.docker.com']);
+
+/**
+ * Picks the upstream for a request, in order: containerd's `?ns=<host>`, a first path component
+ * that is a configured upstream's name (podman/skopeo mirrors with a path prefix), else the first
+ * configured upstream. Only configured upstreams are ever chosen: a request can never make the
+ * mirror contact an address of its choosing.
+ */
+export class UpstreamRouter {
+  readonly upstreams: readonly Upstream[];
+  private readonly byName = new Map<string, Upstream>();
+
+  constructor(configs: readonly UpstreamConfig[]) {
+    this.upstreams = configs.map((c) => ({
+      name: c.name,
+      client: new UpstreamClient(c),
+      tagTTL: c.tagTTL,
+      immutableTags: c.immutableTags ? new RegExp(c.immutableTags) : undefined,
+    }));
+    for (const u of this.upstreams) this.byName.set(u.name, u);
+  }
+
+  get default(): Upstream {
+    return this.upstreams[0]!;
+  }
+
+  /** The configured upstream with this host name (Docker Hub under any of its names), if any. */
+  find(host: string): Upstream | undefined {
+    const h = host.toLowerCase();
+    return this.byName.get(DOCKER_HUB_ALIASES.has(h) ? DOCKER_HUB : h);
+  }
+
+  route(name: string, ns?: string): Route {
+    if (ns) {
+      const upstream = this.find(ns);
+      if (!upstream) throw this.unknown(ns);
+      return { upstream, name: remoteName(upstream, name) };
+    }
+    const slash = name.indexOf('/');
+    if (slash > 0) {
+      const first = name.slice(0, slash);
+      const upstream = this.find(first);
+      if (upstream) return { upstream, name: remoteName(upstream, name.slice(slash + 1)) };
+      // A dotted or ported first component names a registry host; Docker Hub namespaces never do.
+      if (first.includes('.') || first.includes(':') || first === 'localhost') throw this.unknown(first);
+    }
+    return { upstream: this.default, name: remoteName(this.default, name) };
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.upstreams.map((u) => u.client.close()));
+  }
+
+  private unknown(host: string): RegistryError {
+    const configured = this.upstreams.map((u) => u.name).join(', ');
+    return new RegistryError('NAME_UNKNOWN', `registry ${host} is not an upstream of this mirror (configured: ${configured})`, {}, { registry: host.slice(0, 255) });
+  }
+}
+
+/** Docker Hub keeps official images under `library/`; clients may leave it out. */
+function remoteName(upstream: Upstream, name: string): string {
+  return upstream.name === DOCKER_HUB && !name.includes('/') ? `library/${name}` : name;
+}

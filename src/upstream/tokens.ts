@@ -1,0 +1,65 @@
+import { LRUCache } from 'lru-cache';
+import { request, type Dispatcher } from 'undici';
+import type { Challenge } from './challenge.js';
+import { UpstreamError } from './errors.js';
+
+interface TokenResponse {
+  token?: string;
+  access_token?: string;
+  expires_in?: number;
+}
+
+/** Seconds before expiry at which a token is treated as gone, so a request never starts with a dying one. */
+const EXPIRY_MARGIN_S = 15;
+
+/**
+ * Bearer tokens per scope, fetched from the challenge's realm (anonymously, or with Basic
+ * credentials) and kept until just before `expires_in`. Concurrent requests for one scope share
+ * one token fetch (lru-cache's fetchMethod coalesces).
+ */
+export class TokenCache {
+  private readonly cache: LRUCache<string, string, Challenge>;
+
+  constructor(
+    private readonly upstreamName: string,
+    private readonly dispatcher: Dispatcher,
+    private readonly basicAuth: string | undefined,
+  ) {
+    this.cache = new LRUCache<string, string, Challenge>({
+      max: 1000,
+      ttlAutopurge: false,
+      fetchMethod: (scope, _stale, { options, context }) => this.fetchToken(scope, context, options),
+    });
+  }
+
+  async token(scope: string, challenge: Challenge, fresh = false): Promise<string> {
+    const token = await this.cache.fetch(`${challenge.realm}|${challenge.service}|${scope}`, { context: challenge, forceRefresh: fresh });
+    return token!;
+  }
+
+  private async fetchToken(key: string, challenge: Challenge, options: { ttl?: number }): Promise<string> {
+    const scope = key.split('|')[2]!;
+    const url = new URL(challenge.realm!);
+    if (challenge.service) url.searchParams.set('service', challenge.service);
+    if (scope) url.searchParams.set('scope', scope);
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(url, {
+        dispatcher: this.dispatcher,
+        headers: this.basicAuth ? { authorization: this.basicAuth } : {},
+      });
+    } catch (err) {
+      throw UpstreamError.unreachable(this.upstreamName, `token service ${url.host}`, err);
+    }
+    if (res.statusCode !== 200) {
+      await res.body.dump();
+      throw UpstreamError.status(this.upstreamName, `token service ${url.host}`, res.statusCode, res.headers);
+    }
+    const body = (await res.body.json()) as TokenResponse;
+    const token = body.token ?? body.access_token;
+    if (!token) throw UpstreamError.protocol(this.upstreamName, 'token service answered without a token');
+    // The spec's default lifetime is 60 s when expires_in is absent.
+    options.ttl = Math.max(1, (body.expires_in ?? 60) - EXPIRY_MARGIN_S) * 1000;
+    return token;
+  }
+}

@@ -1,0 +1,61 @@
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { pino } from 'pino';
+import { request } from 'undici';
+import { configSchema, type Config } from '../../src/config.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { FakeHub, type FakeHubOptions } from '../fixtures/fake-hub.js';
+
+export interface MirrorUnderTest {
+  hub: FakeHub;
+  server: RunningServer;
+  url: string;
+  root: string;
+  /** Every file under the storage root, relative to it (temps included). */
+  files(): Promise<string[]>;
+  get(path: string, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>;
+  close(): Promise<void>;
+}
+
+export interface MirrorOptions {
+  hub?: FakeHubOptions;
+  upstream?: Record<string, unknown>;
+}
+
+/** A fake Docker Hub and a mirror in front of it on a temp storage root, both on 127.0.0.1. */
+export async function startMirror(opts: MirrorOptions = {}): Promise<MirrorUnderTest> {
+  const hub = await FakeHub.start(opts.hub);
+  const root = await mkdtemp(join(tmpdir(), 'pt-api-'));
+  const config: Config = configSchema.parse({
+    listen: '127.0.0.1:0',
+    storage: { driver: 'filesystem', filesystem: { root } },
+    upstreams: [{ name: 'docker.io', url: hub.url, timeouts: { connect: '2s', headers: '2s', body: '2s' }, ...opts.upstream }],
+  });
+  const server = await startServer(config, pino({ level: 'silent' }));
+  const url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
+  return {
+    hub,
+    server,
+    url,
+    root,
+    files: async () => {
+      const entries = await readdir(root, { recursive: true, withFileTypes: true });
+      return entries.filter((e) => e.isFile()).map((e) => relative(root, join(e.parentPath, e.name))).sort();
+    },
+    get: async (path, headers = {}) => {
+      const res = await request(`${url}${path}`, { headers });
+      const body = Buffer.from(await res.body.arrayBuffer());
+      return { status: res.statusCode, headers: res.headers, body };
+    },
+    close: async () => {
+      await server.close(100);
+      await hub.close();
+      await rm(root, { recursive: true, force: true });
+    },
+  };
+}
+
+export function json(body: Buffer): any {
+  return JSON.parse(body.toString('utf8'));
+}
