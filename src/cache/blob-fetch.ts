@@ -68,12 +68,16 @@ export class BlobFetch {
     });
     const hash = createHash('sha256');
     let received = 0;
+    // The leader gets each chunk one chunk late: the last one is sent only after the digest
+    // matched, so bad bytes can never reach a client as a complete, cleanly ended response.
+    let held: Buffer | undefined;
     try {
       for await (const chunk of remote.body as AsyncIterable<Buffer>) {
         hash.update(chunk);
         received += chunk.length;
         const stored = writer?.write(chunk).catch(dropWriter);
-        await this.toLive(chunk);
+        if (held) await this.toLive(held);
+        held = chunk;
         await stored;
       }
       if (remote.size !== undefined && received !== remote.size) {
@@ -84,6 +88,7 @@ export class BlobFetch {
         throw UpstreamError.protocol(upstream.name, `blob ${this.digest.value} arrived with digest ${actual}; discarded`);
       }
       if (writer) await writer.commit();
+      if (held) await this.toLive(held);
       this.live?.end();
     } catch (err) {
       remote.body.destroy();

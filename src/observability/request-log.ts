@@ -9,7 +9,12 @@ import type { ApiContext } from '../api/context.js';
 export function requestLog(log: Logger) {
   return async (ctx: ApiContext, next: Next): Promise<void> => {
     const started = performance.now();
-    ctx.res.once('close', () => {
+    const client = ctx.ip;
+    let logged = false;
+    // 'finish' when the last byte was handed to the OS; 'close' alone when the client went away first.
+    const done = (aborted: boolean) => {
+      if (logged) return;
+      logged = true;
       const line = {
         method: ctx.method,
         path: ctx.path,
@@ -17,12 +22,14 @@ export function requestLog(log: Logger) {
         bytes: ctx.length,
         ms: Math.round(performance.now() - started),
         cache: ctx.state.cache,
-        client: ctx.ip,
-        ...(ctx.res.writableFinished ? {} : { aborted: true }),
+        client,
+        ...(aborted ? { aborted: true } : {}),
       };
       if (ctx.status >= 500) log.warn(line, 'request');
       else log.info(line, 'request');
-    });
+    };
+    ctx.res.once('finish', () => done(false));
+    ctx.res.once('close', () => done(!ctx.res.writableFinished));
     await next();
   };
 }

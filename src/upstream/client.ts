@@ -9,6 +9,7 @@ import { parseChallenge, type Challenge } from './challenge.js';
 import { UpstreamError } from './errors.js';
 import { readRateLimit, type RateLimit } from './rate-limit.js';
 import { TokenCache } from './tokens.js';
+import { USER_AGENT } from '../version.js';
 
 export interface UpstreamManifest {
   body: Buffer;
@@ -200,7 +201,7 @@ export class UpstreamClient {
 
   /** Retries a request whose pooled keep-alive socket died under it; never a refused connection. */
   private async attempt(url: string, opts: SendOptions, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
-    const headers = { ...opts.headers, ...(authorization ? { authorization } : {}) };
+    const headers = { 'user-agent': USER_AGENT, ...opts.headers, ...(authorization ? { authorization } : {}) };
     for (let attempt = 1; ; attempt++) {
       try {
         return await request(url, { dispatcher: this.dispatcher, method: opts.method, headers, signal: opts.signal });

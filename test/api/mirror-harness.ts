@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -14,8 +15,29 @@ export interface MirrorUnderTest {
   root: string;
   /** Every file under the storage root, relative to it (temps included). */
   files(): Promise<string[]>;
-  get(path: string, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }>;
+  get(path: string, headers?: Record<string, string>): Promise<HttpResult>;
+  /** Sends the path byte for byte: no URL normalisation of `..` or `%2e%2e` on the client side. */
+  getRaw(path: string): Promise<HttpResult>;
   close(): Promise<void>;
+}
+
+export interface HttpResult {
+  status: number;
+  headers: Record<string, unknown>;
+  body: Buffer;
+}
+
+function rawGet(port: number, path: string): Promise<HttpResult> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 export interface MirrorOptions {
@@ -33,7 +55,8 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<MirrorUnder
     upstreams: [{ name: 'docker.io', url: hub.url, timeouts: { connect: '2s', headers: '2s', body: '2s' }, ...opts.upstream }],
   });
   const server = await startServer(config, pino({ level: 'silent' }));
-  const url = `http://127.0.0.1:${(server.server.address() as { port: number }).port}`;
+  const port = (server.server.address() as { port: number }).port;
+  const url = `http://127.0.0.1:${port}`;
   return {
     hub,
     server,
@@ -48,6 +71,7 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<MirrorUnder
       const body = Buffer.from(await res.body.arrayBuffer());
       return { status: res.statusCode, headers: res.headers, body };
     },
+    getRaw: (path) => rawGet(port, path),
     close: async () => {
       await server.close(100);
       await hub.close();
