@@ -3,7 +3,8 @@ import { H } from '../oci/headers.js';
 
 function causeText(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
-  return e?.cause?.code ?? e?.code ?? e?.cause?.message ?? e?.message ?? String(err);
+  // Prefer the OS's sentence ("connect ECONNREFUSED 127.0.0.1:9") over the bare code.
+  return e?.cause?.message || e?.message || e?.cause?.code || e?.code || String(err);
 }
 
 /**
