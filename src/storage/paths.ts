@@ -6,6 +6,7 @@ import type { Digest } from '../oci/digest.js';
  *   blobs/sha256/<2 hex>/<hex>                                   blob or manifest bytes
  *   repositories/<upstream>/<name>/_manifests/sha256/<hex>       {"mediaType"}: name ↔ digest link
  *   repositories/<upstream>/<name>/_tags/<tag>                   {"digest","mediaType","size","checkedAt"}
+ *   _state/usage.json                                            {"sha256:…": last access, epoch s}: eviction's LRU order
  *
  * `_manifests` and `_tags` start with an underscore, which no repository path component can
  * (OCI name grammar), so a walk of `repositories/` can tell names from metadata.
@@ -14,6 +15,7 @@ export const BLOBS_ROOT = 'blobs';
 export const REPOSITORIES_ROOT = 'repositories';
 export const MANIFESTS_DIR = '_manifests';
 export const TAGS_DIR = '_tags';
+export const USAGE_STATE = '_state/usage.json';
 
 export const paths = {
   blob: (digest: Digest) => `${BLOBS_ROOT}/${digest.algorithm}/${digest.hex.slice(0, 2)}/${digest.hex}`,

@@ -31,8 +31,10 @@ export async function call<T>(fn: () => Promise<T>): Promise<T> {
  */
 export function s3ErrorText(err: unknown): string {
   if (err instanceof S3CallError) return err.message;
+  // Duck-typed, not instanceof: socket errors may come from another realm (jest's sandbox).
+  const e = err as { message?: unknown; name?: unknown; errors?: unknown };
   // Node's happy-eyeballs connect (several addresses) throws an AggregateError with no message.
-  if (err instanceof AggregateError && err.errors.length > 0) return err.errors.map(s3ErrorText).join('; ');
+  if (Array.isArray(e?.errors) && e.errors.length > 0 && !e.message) return e.errors.map(s3ErrorText).join('; ');
   if (err instanceof S3ServiceException) {
     const status = err.$metadata?.httpStatusCode;
     const message = err.message && err.message !== err.name && err.message !== 'UnknownError' ? `: ${err.message}` : '';
@@ -40,5 +42,6 @@ export function s3ErrorText(err: unknown): string {
     if (/^\d+$/.test(err.name)) return `HTTP ${err.name}${message}`;
     return `${err.name}${message}${status ? ` (HTTP ${status})` : ''}`;
   }
-  return err instanceof Error ? err.message || err.name : String(err);
+  if (typeof e?.message === 'string' && e.message !== '') return e.message;
+  return typeof e?.name === 'string' ? e.name : String(err);
 }

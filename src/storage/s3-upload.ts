@@ -149,17 +149,19 @@ export class MultipartWriter implements StorageWriter {
     this.inFlightBytes += body.length;
     const part = this.limit(() => this.uploadPart(partNumber, body));
     this.parts.push(part);
-    const settled: Promise<void> = part.then(
-      () => undefined,
-      (err: unknown) => {
-        this.failure ??= err;
-      },
-    );
+    // Never rejects: the failure is kept for the next write() or commit().
+    const settled: Promise<void> = part
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.failure ??= err;
+        },
+      )
+      .then(() => {
+        this.inFlightBytes -= body.length;
+        this.inFlight.delete(settled);
+      });
     this.inFlight.add(settled);
-    void settled.finally(() => {
-      this.inFlightBytes -= body.length;
-      this.inFlight.delete(settled);
-    });
   }
 
   private async create(): Promise<string> {
