@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { s3StorageSchema } from './storage/s3-config.js';
-import { durationSchema } from './units.js';
+import { durationSchema, sizeSchema } from './units.js';
 
 const HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d+)?$/;
 
@@ -51,6 +51,17 @@ export const configSchema = z.strictObject({
     .min(1)
     .refine((u) => new Set(u.map((x) => x.name)).size === u.length, 'upstream names must be unique')
     .default([{ name: 'docker.io', url: 'https://registry-1.docker.io' }] as never),
+  cache: z
+    .strictObject({
+      /**
+       * Evict least-recently-used images past this size. `auto` (default): on the filesystem, what
+       * is cached at start plus 80% of the free space then; on S3, unbounded. `none`: never evict.
+       */
+      maxSize: z.union([z.literal('auto'), z.literal('none'), sizeSchema]).default('auto'),
+      /** Filesystem: also evict while free space is under this. */
+      minFreeSpace: sizeSchema.optional(),
+    })
+    .default({ maxSize: 'auto' }),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
 });
 

@@ -20,7 +20,7 @@ export interface RunningServer {
 export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
   const storage = await openStorage(config.storage);
   const router = new UpstreamRouter(config.upstreams);
-  const mirror = new MirrorCache(storage, router, log);
+  const mirror = await MirrorCache.open(storage, router, log, config.cache);
   const app = createApp(mirror, log);
   const server = createServer(app.callback());
   // Slowloris bound: headers must arrive promptly. No overall request timeout: a multi-GB blob
@@ -49,6 +49,7 @@ export async function startServer(config: Config, log: Logger): Promise<RunningS
       }, graceMs);
       await closed;
       clearTimeout(timer);
+      await mirror.close();
       await router.close();
     },
   };

@@ -25,6 +25,12 @@ export async function serveBlob(ctx: ApiContext, mirror: MirrorCache, name: stri
   const rangeHeader = ctx.get(H.range) || undefined;
   const blob = await mirror.blobs.getBlob(route, digest, rangeHeader === undefined);
   ctx.state.cache = blob.cache;
+  if (blob.redirect) {
+    // S3 `redirect: true`: the client fetches the stored bytes from S3 itself, ranges included.
+    ctx.status = 307;
+    ctx.set(H.location, blob.redirect);
+    return;
+  }
   const range = parseRange(rangeHeader, blob.size);
   const stream = await blob.open(range);
   sendStream(ctx, stream);

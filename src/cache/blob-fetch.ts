@@ -31,6 +31,8 @@ export class BlobFetch {
     private readonly log: Logger,
     /** The leader's live copy of the bytes; destroyed with the error if the fetch fails. */
     private readonly live?: PassThrough,
+    /** Told of each committed blob and its size (the usage index). */
+    private readonly onCommit?: (digest: string, size: number) => void,
   ) {
     let rejectReady!: (err: unknown) => void;
     this.ready = new Promise((resolve, reject) => {
@@ -62,7 +64,7 @@ export class BlobFetch {
       await writer?.abort().catch(() => undefined);
       writer = undefined;
     };
-    writer = await this.storage.writer(paths.blob(this.digest)).catch(async (err: unknown) => {
+    writer = await this.storage.writer(paths.blob(this.digest), { sizeHint: remote.size }).catch(async (err: unknown) => {
       await dropWriter(err);
       return undefined;
     });
@@ -87,7 +89,10 @@ export class BlobFetch {
       if (actual !== this.digest.value) {
         throw UpstreamError.protocol(upstream.name, `blob ${this.digest.value} arrived with digest ${actual}; discarded`);
       }
-      if (writer) await writer.commit();
+      if (writer) {
+        await writer.commit();
+        this.onCommit?.(this.digest.value, received);
+      }
       if (held) await this.toLive(held);
       this.live?.end();
     } catch (err) {

@@ -7,11 +7,14 @@ import { paths } from '../storage/paths.js';
 import type { Route } from '../upstream/routing.js';
 import { BlobFetch } from './blob-fetch.js';
 import type { CacheStatus } from './status.js';
+import type { UsageIndex } from './usage-index.js';
 
 /** A blob ready to be served: its size now, its bytes on open(). */
 export interface BlobHandle {
   size: number;
   cache: CacheStatus;
+  /** Where the client may fetch the stored bytes itself (S3 `redirect: true`), instead of open(). */
+  redirect?: string;
   /** The bytes, or one inclusive range of them. Call once per response. */
   open(range?: ByteRange): Promise<Readable>;
 }
@@ -27,6 +30,8 @@ export class PullThroughBlobs {
   constructor(
     private readonly local: StorageDriver,
     private readonly log: Logger,
+    /** Access times and pins for eviction; absent when the cache is unbounded. */
+    private readonly usage?: UsageIndex,
   ) {}
 
   /** For HEAD: size from storage, from a running fetch, or from an upstream HEAD (nothing fetched). */
@@ -46,14 +51,18 @@ export class PullThroughBlobs {
   async getBlob(route: Route, digest: Digest, live: boolean): Promise<BlobHandle> {
     const key = paths.blob(digest);
     const info = await this.local.stat(key);
-    if (info) return { size: info.size, cache: 'hit', open: (range) => this.read(key, range) };
+    if (info) {
+      this.usage?.touch(digest.value);
+      const redirect = await this.local.directUrl(key);
+      return { size: info.size, cache: 'hit', redirect, open: (range) => this.read(digest, range) };
+    }
 
     let fetch = this.fetches.get(digest.value);
     const joined = fetch !== undefined;
     let liveStream: PassThrough | undefined;
     if (!fetch) {
       liveStream = live ? new PassThrough({ highWaterMark: 1024 * 1024 }) : undefined;
-      const started = new BlobFetch(route, digest, this.local, this.log, liveStream);
+      const started = new BlobFetch(route, digest, this.local, this.log, liveStream, (d, size) => this.usage?.add(d, size));
       this.fetches.set(digest.value, started);
       const forget = () => this.fetches.delete(digest.value);
       started.done.then(forget, forget);
@@ -71,7 +80,7 @@ export class PullThroughBlobs {
       cache: joined ? 'coalesced' : 'miss',
       open: async (range) => {
         if (liveStream && !range) return liveStream;
-        return this.afterCommit(running, key, range);
+        return this.afterCommit(running, digest, range);
       },
     };
   }
@@ -85,18 +94,21 @@ export class PullThroughBlobs {
     return this.fetches.size;
   }
 
-  private async read(key: string, range?: ByteRange): Promise<Readable> {
-    return (await this.local.reader(key, range)) as Readable;
+  /** A stored blob's bytes; pinned against eviction until the stream closes. */
+  private async read(digest: Digest, range?: ByteRange): Promise<Readable> {
+    const stream = (await this.local.reader(paths.blob(digest), range)) as Readable;
+    if (this.usage) stream.once('close', this.usage.pin(digest.value));
+    return stream;
   }
 
   /**
    * A stream returned at once (so response headers go out now) and filled from storage once the
    * running fetch commits; destroyed with the fetch's error if it fails.
    */
-  private afterCommit(fetch: BlobFetch, key: string, range?: ByteRange): Readable {
+  private afterCommit(fetch: BlobFetch, digest: Digest, range?: ByteRange): Readable {
     const out = new PassThrough();
     fetch.done
-      .then(() => this.read(key, range))
+      .then(() => this.read(digest, range))
       .then(
         (stored) => {
           stored.on('error', (err) => out.destroy(err));

@@ -1,6 +1,6 @@
 import type { StorageDriver } from '../storage/driver.js';
-import { MANIFESTS_DIR, REPOSITORIES_ROOT, TAGS_DIR, paths } from '../storage/paths.js';
 import type { UpstreamRouter } from '../upstream/routing.js';
+import { listRepositories } from './inventory.js';
 import { paginate } from './paginate.js';
 
 /**
@@ -15,21 +15,9 @@ export class Catalog {
   ) {}
 
   async list(n: number | undefined, last: string | undefined): Promise<{ items: string[]; more: boolean }> {
-    const names: string[] = [];
-    for (const upstream of await this.storage.list(REPOSITORIES_ROOT)) {
-      const prefix = upstream === this.router.default.name ? '' : `${upstream}/`;
-      for (const name of await this.walk(paths.upstreamRoot(upstream), '')) names.push(prefix + name);
-    }
+    const names = (await listRepositories(this.storage)).map(({ upstream, name }) =>
+      upstream === this.router.default.name ? name : `${upstream}/${name}`,
+    );
     return paginate(names.sort(), n, last);
-  }
-
-  private async walk(key: string, name: string): Promise<string[]> {
-    const children = await this.storage.list(key);
-    const found = children.includes(MANIFESTS_DIR) || children.includes(TAGS_DIR) ? [name] : [];
-    for (const child of children) {
-      if (child.startsWith('_')) continue;
-      found.push(...(await this.walk(`${key}/${child}`, name ? `${name}/${child}` : child)));
-    }
-    return found;
   }
 }

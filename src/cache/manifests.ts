@@ -7,6 +7,7 @@ import type { Route } from '../upstream/routing.js';
 import { Inflight } from './inflight.js';
 import { ManifestStore, type StoredManifest, type TagRecord } from './manifest-store.js';
 import type { CacheStatus } from './status.js';
+import type { UsageIndex } from './usage-index.js';
 
 export interface ManifestResult {
   manifest: StoredManifest;
@@ -33,6 +34,8 @@ export class PullThroughManifests {
   constructor(
     private readonly local: ManifestStore,
     private readonly log: Logger,
+    /** Access times for eviction; absent when the cache is unbounded. */
+    private readonly usage?: UsageIndex,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -40,14 +43,14 @@ export class PullThroughManifests {
     const up = route.upstream.name;
     if (reference.kind === 'digest') {
       const cached = await this.local.getByDigest(up, route.name, reference.digest);
-      if (cached) return { manifest: cached, cache: 'hit' };
+      if (cached) return this.served(cached, 'hit');
       return this.fetch(route, reference.digest.value);
     }
     const tag = reference.tag;
     const record = await this.currentTag(route, tag);
     if (record) {
       const cached = await this.local.getByDigest(up, route.name, parseDigest(record.tag.digest));
-      if (cached) return { manifest: cached, cache: record.cache };
+      if (cached) return this.served(cached, record.cache);
     }
     return this.fetch(route, tag);
   }
@@ -69,6 +72,11 @@ export class PullThroughManifests {
       return { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.body.length, cache };
     }
     return { digest: head.digest, mediaType: head.mediaType, size: head.size, cache: 'upstream' };
+  }
+
+  private served(manifest: StoredManifest, cache: CacheStatus): ManifestResult {
+    this.usage?.touch(manifest.digest);
+    return { manifest, cache };
   }
 
   /** The cached tag if it may be served now (fresh, immutable, revalidated, or stale on upstream failure). */
@@ -115,6 +123,7 @@ export class PullThroughManifests {
         throw UpstreamError.protocol(upstream.name, `manifest ${name}@${ref} arrived with digest ${remote.digest}`);
       }
       await this.local.put(upstream.name, name, remote);
+      this.usage?.add(remote.digest, remote.body.length);
       if (!ref.includes(':')) {
         await this.local.putTag(upstream.name, name, ref, {
           digest: remote.digest,

@@ -32,8 +32,8 @@ export function withDriverBase(driver: StorageDriver): StorageDriver {
     get: (key) => wrap('get', () => driver.get(validateKey(key))),
     put: (key, bytes) => wrap('put', () => driver.put(validateKey(key), bytes)),
     reader: (key, range) => wrap('reader', () => driver.reader(validateKey(key), range)),
-    writer: async (key) => {
-      const w = await wrap('writer', () => driver.writer(validateKey(key)));
+    writer: async (key, options) => {
+      const w = await wrap('writer', () => driver.writer(validateKey(key), options));
       return {
         write: (chunk) => wrap('write', () => w.write(chunk)),
         commit: () => wrap('commit', () => w.commit()),
@@ -43,5 +43,8 @@ export function withDriverBase(driver: StorageDriver): StorageDriver {
     delete: (key) => wrap('delete', () => driver.delete(validateKey(key))),
     list: (prefix) => wrap('list', () => driver.list(validateKey(prefix, true))),
     health: () => driver.health(),
+    space: () => wrap('space', () => driver.space()),
+    sweepTemps: (olderThan) => wrap('sweepTemps', () => driver.sweepTemps(olderThan)),
+    directUrl: (key) => wrap('directUrl', () => driver.directUrl(validateKey(key))),
   };
 }

@@ -52,8 +52,11 @@ export interface StorageDriver {
    * the object is missing. The stream ends cleanly only after every requested byte was read.
    */
   reader(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream>;
-  /** A temp sink for a new object; nothing is visible under the key until commit(). */
-  writer(key: string): Promise<StorageWriter>;
+  /**
+   * A temp sink for a new object; nothing is visible under the key until commit(). `sizeHint`, when
+   * the final size is known, lets a driver size its parts (S3's 10,000-part limit).
+   */
+  writer(key: string, options?: WriterOptions): Promise<StorageWriter>;
   /** Removes an object. Missing keys are not an error. */
   delete(key: string): Promise<void>;
   /**
@@ -63,6 +66,27 @@ export interface StorageDriver {
   list(prefix: string): Promise<string[]>;
   /** Writes, reads back and deletes a probe object; reports the driver's real error text. */
   health(): Promise<StorageHealth>;
+  /** Free and total bytes of the backing store, or undefined where there is no such limit (S3). */
+  space(): Promise<StorageSpace | undefined>;
+  /**
+   * Removes temps abandoned before `olderThan` (a crashed writer's temp file, an incomplete S3
+   * multipart upload). Temps of live writers are younger than any sane cutoff. Returns how many.
+   */
+  sweepTemps(olderThan: Date): Promise<number>;
+  /**
+   * A URL clients may GET the object from directly (S3 presigned, when configured), or undefined:
+   * the mirror then serves the bytes itself.
+   */
+  directUrl(key: string): Promise<string | undefined>;
+}
+
+export interface WriterOptions {
+  sizeHint?: number;
+}
+
+export interface StorageSpace {
+  freeBytes: number;
+  totalBytes: number;
 }
 
 /** A missing object where the caller required one (reader of a missing key). */

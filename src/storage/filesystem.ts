@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { NotFoundError, type ByteRange, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageWriter } from './driver.js';
+import { NotFoundError, type ByteRange, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageSpace, type StorageWriter } from './driver.js';
 import { osErrorText } from './os-error.js';
 
 /** Driver-private directory for temp files; never a key, swept at start. */
@@ -136,6 +136,28 @@ export class FilesystemDriver implements StorageDriver {
     } catch (err) {
       return { ok: false, error: `${this.name}: ${osErrorText(err)}` };
     }
+  }
+
+  async space(): Promise<StorageSpace> {
+    const s = await statfs(this.root);
+    return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
+  }
+
+  async sweepTemps(olderThan: Date): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.tmp).catch(() => [] as string[])) {
+      const file = join(this.tmp, name);
+      const s = await stat(file).catch(() => undefined);
+      if (s && s.mtime < olderThan) {
+        await rm(file, { force: true });
+        removed += 1;
+      }
+    }
+    return removed;
+  }
+
+  async directUrl(): Promise<undefined> {
+    return undefined;
   }
 }
 

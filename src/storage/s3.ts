@@ -1,15 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
   S3Client,
+  ListMultipartUploadsCommand,
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { NotFoundError, type ByteRange, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageWriter } from './driver.js';
+import { NotFoundError, type ByteRange, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageWriter, type WriterOptions } from './driver.js';
 import type { S3Config } from './s3-config.js';
 import { S3CallError, call, s3ErrorText } from './s3-errors.js';
 import { MultipartWriter, type S3Target } from './s3-upload.js';
@@ -109,11 +111,10 @@ export class S3Driver implements StorageDriver {
   }
 
   /**
-   * `sizeHint` (e.g. the upstream Content-Length), when known, raises the part size for this upload
+   * `sizeHint` (the upstream Content-Length), when known, raises the part size for this upload
    * so that a blob larger than 10,000 × partSize still fits; without it such a blob fails clearly.
-   * Not yet in the StorageDriver contract: withDriverBase does not pass it on.
    */
-  async writer(key: string, options: { sizeHint?: number } = {}): Promise<StorageWriter> {
+  async writer(key: string, options: WriterOptions = {}): Promise<StorageWriter> {
     return new MultipartWriter(this.target, this.objectKey(key), options.sizeHint);
   }
 
@@ -156,12 +157,38 @@ export class S3Driver implements StorageDriver {
     }
   }
 
+  async space(): Promise<undefined> {
+    return undefined; // a bucket has no free space to run out of; cache.maxSize bounds it
+  }
+
+  /** Aborts multipart uploads started before the cutoff: a crashed or killed writer's parts. */
+  async sweepTemps(olderThan: Date): Promise<number> {
+    const Bucket = this.config.bucket;
+    let removed = 0;
+    await call(async () => {
+      let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+      for (;;) {
+        const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: this.keyPrefix || undefined, ...markers }));
+        for (const u of page.Uploads ?? []) {
+          if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated >= olderThan) continue;
+          await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId }));
+          removed += 1;
+        }
+        if (!page.IsTruncated) break;
+        markers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
+      }
+    });
+    return removed;
+  }
+
   /**
-   * A URL that GETs the object without credentials until it expires, for `redirect: true`. Signing
-   * is local (no request to S3), so a missing object only shows when the client follows the URL.
+   * With `redirect: true`, a presigned URL that GETs the object without credentials until it
+   * expires. Signing is local (no request to S3), so the caller checks the object exists first.
    */
-  presignedUrl(key: string, expiresSeconds = Math.round(this.config.redirectExpiry / 1000)): Promise<string> {
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }), { expiresIn: expiresSeconds });
+  async directUrl(key: string): Promise<string | undefined> {
+    if (!this.config.redirect) return undefined;
+    const expiresIn = Math.round(this.config.redirectExpiry / 1000);
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }), { expiresIn });
   }
 }
 

@@ -105,6 +105,21 @@ export function describeStorageDriver(name: string, make: () => Promise<DriverFi
       }
     });
 
+    test('sweepTemps removes abandoned temps older than the cutoff, and only those', async () => {
+      const w = await d.writer('blobs/abandoned');
+      await w.write(randomBytes(200_000));
+      expect(await d.sweepTemps(new Date(Date.now() - 60_000))).toBe(0);
+      await d.sweepTemps(new Date(Date.now() + 60_000));
+      expect(await fx.allKeys()).toEqual([]);
+      await w.abort();
+      expect(await d.stat('blobs/abandoned')).toBeUndefined();
+    });
+
+    test('space is undefined or plausible byte counts', async () => {
+      const space = await d.space();
+      if (space) expect(space.freeBytes).toBeLessThanOrEqual(space.totalBytes);
+    });
+
     test('health is ok on a working backend', async () => {
       expect(await d.health()).toEqual({ ok: true });
       expect(await fx.allKeys()).toEqual([]);

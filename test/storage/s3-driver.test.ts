@@ -137,11 +137,12 @@ describe('s3 driver against s3rver', () => {
     client.destroy();
   });
 
-  test('presignedUrl fetches the object without credentials', async () => {
-    const config = await s3.config();
+  test('directUrl: none unless redirect is on; then a presigned URL that needs no credentials', async () => {
+    expect(await new S3Driver(await s3.config()).directUrl('blobs/p')).toBeUndefined();
+    const config = await s3.config({ redirect: true, redirectExpiry: '60s' });
     const driver = new S3Driver(config);
     await driver.put('blobs/p', Buffer.from('presigned bytes'));
-    const url = await driver.presignedUrl('blobs/p', 60);
+    const url = (await driver.directUrl('blobs/p'))!;
     expect(url).toContain('X-Amz-Expires=60');
     const res = await fetch(url);
     expect(res.status).toBe(200);

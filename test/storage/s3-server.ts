@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, ListMultipartUploadsCommand, S3Client, paginateListObjectsV2 } from '@aws-sdk/client-s3';
@@ -120,7 +120,11 @@ function multipartShim(dir: string) {
     if (ctx.method === 'GET' && key.length === 0 && 'uploads' in ctx.query) {
       const ids = await readdir(uploads).catch(() => [] as string[]);
       const entries = await Promise.all(
-        ids.map(async (id) => `<Upload><Key>${await readFile(join(uploads, id, 'key'), 'utf8')}</Key><UploadId>${id}</UploadId></Upload>`),
+        ids.map(async (id) => {
+          const key = await readFile(join(uploads, id, 'key'), 'utf8');
+          const initiated = (await stat(join(uploads, id))).birthtime.toISOString();
+          return `<Upload><Key>${key}</Key><UploadId>${id}</UploadId><Initiated>${initiated}</Initiated></Upload>`;
+        }),
       );
       return xml(ctx, 200, `<ListMultipartUploadsResult><Bucket>${bucket}</Bucket><IsTruncated>false</IsTruncated>${entries.join('')}</ListMultipartUploadsResult>`);
     }

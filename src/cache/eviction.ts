@@ -1,0 +1,121 @@
+import type { Logger } from 'pino';
+import { parseDigest } from '../oci/digest.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { paths } from '../storage/paths.js';
+import { readImages, type CachedImage } from './image-graph.js';
+import { ManifestStore } from './manifest-store.js';
+import type { UsageIndex } from './usage-index.js';
+
+export interface EvictionLimits {
+  /** Evict when stored bytes exceed this. */
+  maxBytes?: number;
+  /** Evict when the storage's free space drops under this (drivers that can tell). */
+  minFreeBytes?: number;
+}
+
+export interface EvictionRound {
+  images: number;
+  blobs: number;
+  bytes: number;
+}
+
+/** Evict down to this share of maxBytes, so one commit past the limit does not start a round each time. */
+const LOW_WATERMARK = 0.9;
+/** Blobs read or written this recently are never evicted: a pull is probably still using them. */
+const RECENT_MS = 60_000;
+
+/**
+ * Least-recently-used eviction by whole images: an image (a top-level manifest with its child
+ * manifests, configs and layers) is used when any part of it was. Evicting one removes its tags
+ * and links first, then the blobs no remaining image references, so a cached manifest never points
+ * at a missing blob. Loose blobs (pulled by digest, no manifest) are units of their own.
+ */
+export class Evictor {
+  private running?: Promise<EvictionRound>;
+  private readonly store: ManifestStore;
+
+  constructor(
+    private readonly storage: StorageDriver,
+    private readonly usage: UsageIndex,
+    private readonly limits: EvictionLimits,
+    private readonly log: Logger,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.store = new ManifestStore(storage);
+  }
+
+  /** Starts a round in the background if over a limit and none is running. */
+  check(): void {
+    if (this.running) return;
+    void this.overLimit().then((over) => {
+      if (!over || this.running) return;
+      this.running = this.evict().finally(() => (this.running = undefined));
+      this.running.catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'eviction failed'));
+    });
+  }
+
+  /** Waits for a running round (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.running?.catch(() => undefined);
+  }
+
+  async evict(): Promise<EvictionRound> {
+    const round: EvictionRound = { images: 0, blobs: 0, bytes: 0 };
+    const images = await readImages(this.storage);
+    const owners = new Map<string, number>();
+    for (const image of images) for (const d of image.closure) owners.set(d, (owners.get(d) ?? 0) + 1);
+    const loose = this.usage.all().filter((b) => !owners.has(b.digest));
+    const units = [
+      ...images.map((image) => ({ image, digests: [...image.closure], lastUsed: this.lastUsed(image.closure) })),
+      ...loose.map((b) => ({ image: undefined, digests: [b.digest], lastUsed: b.lastAccess })),
+    ].sort((a, b) => a.lastUsed - b.lastUsed);
+
+    for (const unit of units) {
+      if (!(await this.overLimit(LOW_WATERMARK))) break;
+      if (this.now() - unit.lastUsed < RECENT_MS || unit.digests.some((d) => this.usage.isPinned(d))) continue;
+      if (unit.image) await this.unlink(unit.image);
+      for (const digest of unit.digests) {
+        const left = (owners.get(digest) ?? 1) - 1;
+        owners.set(digest, left);
+        if (left > 0) continue;
+        const entry = this.usage.get(digest);
+        await this.storage.delete(paths.blob(parseDigest(digest)));
+        this.usage.remove(digest);
+        round.blobs += 1;
+        round.bytes += entry?.size ?? 0;
+      }
+      round.images += unit.image ? 1 : 0;
+    }
+    if (round.blobs > 0) {
+      this.log.info({ ...round, storedBytes: this.usage.totalBytes }, 'evicted least recently used images');
+    }
+    return round;
+  }
+
+  private lastUsed(closure: Set<string>): number {
+    let last = 0;
+    for (const d of closure) last = Math.max(last, this.usage.get(d)?.lastAccess ?? 0);
+    return last;
+  }
+
+  /** Tags and links go before the bytes, so no reader can find a manifest whose blobs are gone. */
+  private async unlink(image: CachedImage): Promise<void> {
+    for (const { repo, digest } of image.links) {
+      for (const tag of await this.store.listTags(repo.upstream, repo.name)) {
+        const record = await this.store.getTag(repo.upstream, repo.name, tag);
+        if (record && image.closure.has(record.digest)) await this.store.deleteTag(repo.upstream, repo.name, tag);
+      }
+      await this.storage.delete(paths.manifestLink(repo.upstream, repo.name, parseDigest(digest)));
+    }
+  }
+
+  private async overLimit(share = 1): Promise<boolean> {
+    const { maxBytes, minFreeBytes } = this.limits;
+    if (maxBytes !== undefined && this.usage.totalBytes > maxBytes * share) return true;
+    if (minFreeBytes !== undefined) {
+      const space = await this.storage.space();
+      if (space && space.freeBytes < minFreeBytes / share) return true;
+    }
+    return false;
+  }
+}

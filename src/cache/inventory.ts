@@ -1,0 +1,50 @@
+import { parseDigest, type Digest } from '../oci/digest.js';
+import type { StorageDriver } from '../storage/driver.js';
+import { BLOBS_ROOT, MANIFESTS_DIR, REPOSITORIES_ROOT, TAGS_DIR, paths } from '../storage/paths.js';
+
+export interface CachedRepository {
+  upstream: string;
+  name: string;
+}
+
+/**
+ * Walks of the cached tree, for the catalog, gc and the eviction index. Each reads only the
+ * repositories tree (names, links, tag records) or the blob listing, never blob contents.
+ */
+export async function listRepositories(storage: StorageDriver): Promise<CachedRepository[]> {
+  const found: CachedRepository[] = [];
+  const walk = async (upstream: string, key: string, name: string): Promise<void> => {
+    const children = await storage.list(key);
+    if (name && (children.includes(MANIFESTS_DIR) || children.includes(TAGS_DIR))) found.push({ upstream, name });
+    for (const child of children) {
+      if (!child.startsWith('_')) await walk(upstream, `${key}/${child}`, name ? `${name}/${child}` : child);
+    }
+  };
+  for (const upstream of await storage.list(REPOSITORIES_ROOT)) await walk(upstream, paths.upstreamRoot(upstream), '');
+  return found;
+}
+
+/** Digests of the manifests linked into a repository. */
+export async function listManifestDigests(storage: StorageDriver, repo: CachedRepository): Promise<Digest[]> {
+  const hexes = await storage.list(`${paths.repository(repo.upstream, repo.name)}/${MANIFESTS_DIR}/sha256`);
+  return hexes.flatMap((hex) => {
+    try {
+      return [parseDigest(`sha256:${hex}`)];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Every stored blob (manifest bytes included), by digest. */
+export async function* listBlobs(storage: StorageDriver): AsyncGenerator<Digest> {
+  for (const prefix of await storage.list(`${BLOBS_ROOT}/sha256`)) {
+    for (const hex of await storage.list(`${BLOBS_ROOT}/sha256/${prefix}`)) {
+      try {
+        yield parseDigest(`sha256:${hex}`);
+      } catch {
+        // a stray file that is not a digest; gc leaves what it does not understand
+      }
+    }
+  }
+}
