@@ -17,10 +17,15 @@ export interface RunningServer {
   close(graceMs?: number): Promise<void>;
 }
 
-export async function startServer(config: Config, log: Logger): Promise<RunningServer> {
+export interface ServerOptions {
+  /** The clock for tag TTLs and access times; tests move it. */
+  now?: () => number;
+}
+
+export async function startServer(config: Config, log: Logger, options: ServerOptions = {}): Promise<RunningServer> {
   const storage = await openStorage(config.storage);
   const router = new UpstreamRouter(config.upstreams);
-  const mirror = await MirrorCache.open(storage, router, log, config.cache);
+  const mirror = await MirrorCache.open(storage, router, log, config.cache, options.now);
   const app = createApp(mirror, log);
   const server = createServer(app.callback());
   // Slowloris bound: headers must arrive promptly. No overall request timeout: a multi-GB blob

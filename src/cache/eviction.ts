@@ -32,6 +32,8 @@ const RECENT_MS = 60_000;
  */
 export class Evictor {
   private running?: Promise<EvictionRound>;
+  /** A check arrived during a round: look again when it ends. */
+  private recheck = false;
   private readonly store: ManifestStore;
 
   constructor(
@@ -46,17 +48,25 @@ export class Evictor {
 
   /** Starts a round in the background if over a limit and none is running. */
   check(): void {
-    if (this.running) return;
-    void this.overLimit().then((over) => {
-      if (!over || this.running) return;
-      this.running = this.evict().finally(() => (this.running = undefined));
-      this.running.catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'eviction failed'));
-    });
+    if (this.running) {
+      this.recheck = true;
+      return;
+    }
+    this.running = this.overLimit()
+      .then((over) => (over ? this.evict() : { images: 0, blobs: 0, bytes: 0 }))
+      .finally(() => {
+        this.running = undefined;
+        if (this.recheck) {
+          this.recheck = false;
+          this.check();
+        }
+      });
+    this.running.catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'eviction failed'));
   }
 
-  /** Waits for a running round (tests, shutdown). */
+  /** Waits until no round is running or due (tests, shutdown). */
   async idle(): Promise<void> {
-    await this.running?.catch(() => undefined);
+    while (this.running) await this.running.catch(() => undefined);
   }
 
   async evict(): Promise<EvictionRound> {

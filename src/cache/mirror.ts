@@ -30,9 +30,10 @@ export class MirrorCache {
     readonly evictor?: Evictor,
     /** One line for the startup log. */
     readonly limitsDescription = 'unbounded',
+    now: () => number = Date.now,
   ) {
     const store = new ManifestStore(storage);
-    this.manifests = new PullThroughManifests(store, log, usage);
+    this.manifests = new PullThroughManifests(store, log, usage, now);
     this.blobs = new PullThroughBlobs(storage, log, usage);
     this.tags = new PullThroughTags(store, log);
     this.catalog = new Catalog(storage, router);
@@ -42,17 +43,26 @@ export class MirrorCache {
     }
   }
 
-  /** Loads the usage index (one listing of the blobs) only when the cache is bounded. */
-  static async open(storage: StorageDriver, router: UpstreamRouter, log: Logger, config: Config['cache']): Promise<MirrorCache> {
+  /**
+   * Loads the usage index (one listing of the blobs) only when the cache is bounded. `now` is the
+   * clock for tag TTLs and access times (tests move it).
+   */
+  static async open(
+    storage: StorageDriver,
+    router: UpstreamRouter,
+    log: Logger,
+    config: Config['cache'],
+    now: () => number = Date.now,
+  ): Promise<MirrorCache> {
     let usage: UsageIndex | undefined;
-    const loadUsage = async () => (usage ??= await UsageIndex.load(storage, log)).totalBytes;
+    const loadUsage = async () => (usage ??= await UsageIndex.load(storage, log, now)).totalBytes;
     const limits = await resolveLimits(storage, config, loadUsage);
-    if (!limits) return new MirrorCache(storage, router, log);
+    if (!limits) return new MirrorCache(storage, router, log, undefined, undefined, undefined, now);
     await loadUsage();
-    const evictor = new Evictor(storage, usage!, limits, log);
+    const evictor = new Evictor(storage, usage!, limits, log, now);
     usage!.onGrow = () => evictor.check();
     evictor.check();
-    return new MirrorCache(storage, router, log, usage, evictor, limits.description);
+    return new MirrorCache(storage, router, log, usage, evictor, limits.description, now);
   }
 
   /** Stops background work and saves access times. */

@@ -43,6 +43,8 @@ function rawGet(port: number, path: string): Promise<HttpResult> {
 export interface MirrorOptions {
   hub?: FakeHubOptions;
   upstream?: Record<string, unknown>;
+  cache?: Record<string, unknown>;
+  now?: () => number;
 }
 
 /** A fake Docker Hub and a mirror in front of it on a temp storage root, both on 127.0.0.1. */
@@ -53,8 +55,9 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<MirrorUnder
     listen: '127.0.0.1:0',
     storage: { driver: 'filesystem', filesystem: { root } },
     upstreams: [{ name: 'docker.io', url: hub.url, timeouts: { connect: '2s', headers: '2s', body: '2s' }, ...opts.upstream }],
+    ...(opts.cache ? { cache: opts.cache } : {}),
   });
-  const server = await startServer(config, pino({ level: 'silent' }));
+  const server = await startServer(config, pino({ level: 'silent' }), { now: opts.now });
   const port = (server.server.address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
   return {

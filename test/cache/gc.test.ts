@@ -1,0 +1,71 @@
+import { randomBytes } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { collectGarbage } from '../../src/cache/gc.js';
+import { startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
+
+describe('gc', () => {
+  let m: MirrorUnderTest;
+  afterEach(async () => m.close());
+
+  async function pullImage(name: string): Promise<string[]> {
+    const manifest = await m.get(`/v2/${name}/manifests/1`);
+    const body = JSON.parse(manifest.body.toString()) as { config: { digest: string }; layers: { digest: string }[] };
+    const digests = [body.config.digest, ...body.layers.map((l) => l.digest)];
+    for (const digest of digests) expect((await m.get(`/v2/${name}/blobs/${digest}`)).status).toBe(200);
+    return digests;
+  }
+
+  const blobFiles = async () => (await m.files()).filter((f) => f.startsWith('blobs/'));
+
+  test('removes exactly the blobs no cached manifest references', async () => {
+    m = await startMirror({ cache: { maxSize: 'none' } });
+    m.hub.addImage('library/kept', '1', { layers: [randomBytes(1000), randomBytes(2000)] });
+    const orphan = m.hub.addImage('library/orphan', '1', { layers: [randomBytes(3000), randomBytes(4000)] });
+    await pullImage('library/kept');
+    // Blobs pulled by digest with no manifest cached: orphans.
+    for (const digest of [orphan.config, ...orphan.layers]) expect((await m.get(`/v2/library/orphan/blobs/${digest}`)).status).toBe(200);
+    const before = (await blobFiles()).length;
+    const storage = m.server.mirror.storage;
+
+    const dry = await collectGarbage(storage, { dryRun: true, graceMs: 0 });
+    expect(dry.removed.map((b) => b.digest).sort()).toEqual([orphan.config, ...orphan.layers].sort());
+    expect((await blobFiles()).length).toBe(before);
+
+    const report = await collectGarbage(storage, { dryRun: false, graceMs: 0 });
+    expect(report.removed).toHaveLength(3);
+    expect(report.freedBytes).toBe(3000 + 4000 + report.removed.find((b) => b.digest === orphan.config)!.size);
+    expect((await blobFiles()).length).toBe(before - 3);
+
+    // The kept image is still whole.
+    m.hub.resetCounts();
+    await pullImage('library/kept');
+    expect(m.hub.requests).toEqual([]);
+  });
+
+  test('young unreferenced blobs are kept (grace), and manifests whose bytes are gone lose their links and tags', async () => {
+    m = await startMirror({ cache: { maxSize: 'none' } });
+    const image = m.hub.addImage('library/gone', '1', { layers: [randomBytes(100)] });
+    await pullImage('library/gone');
+    await rm(join(m.root, 'blobs', 'sha256', image.digest.slice(7, 9), image.digest.slice(7)));
+    const report = await collectGarbage(m.server.mirror.storage, { dryRun: false, graceMs: 3_600_000 });
+    expect(report.danglingRemoved).toBe(2);
+    expect(report.removed).toEqual([]);
+    expect(report.keptYoung).toBe(2);
+    expect((await m.files()).filter((f) => f.startsWith('repositories/'))).toEqual([]);
+    // A later pull of the tag refetches cleanly.
+    expect((await m.get('/v2/library/gone/manifests/1')).status).toBe(200);
+  });
+
+  test('a pull running concurrently with gc succeeds and stays whole', async () => {
+    m = await startMirror({ cache: { maxSize: 'none' } });
+    const image = m.hub.addImage('library/busy', '1', { layers: [randomBytes(500_000), randomBytes(500_000)] });
+    for (const layer of image.layers) m.hub.fault({ kind: 'slow', digest: layer, chunkBytes: 50_000, delayMs: 5 });
+    const pull = pullImage('library/busy');
+    const gcs = Promise.all([1, 2, 3].map(() => collectGarbage(m.server.mirror.storage, { dryRun: false, graceMs: 3_600_000 })));
+    await Promise.all([pull, gcs]);
+    m.hub.resetCounts();
+    await pullImage('library/busy');
+    expect(m.hub.requests).toEqual([]);
+  });
+});
