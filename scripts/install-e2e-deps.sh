@@ -4,8 +4,11 @@
 # packages that are missing, and `apt-get update` runs at most once.
 set -euo pipefail
 
-# One list; append clients here (e.g. podman containerd) as their tests land.
-PACKAGES=(docker-registry skopeo umoci)
+# One list; append clients here as their tests land. docker-registry plays the
+# upstreams, umoci builds images, skopeo seeds and pulls; podman (rootful, vfs:
+# no uidmap or fuse-overlayfs needed) and containerd (brings runc; its ctr
+# pulls) are the clients under test.
+PACKAGES=(docker-registry skopeo umoci podman containerd)
 
 is_installed() {
   # dpkg-query exits 0 for removed-but-configured packages too, so read the status.

@@ -8,38 +8,72 @@ import { errorMiddleware } from './api/errors.js';
 import { serveReadiness } from './api/health.js';
 import { listCatalog, listTags } from './api/listings.js';
 import { serveManifest } from './api/manifests.js';
+import { serveMetrics } from './api/metrics.js';
 import type { MirrorCache } from './cache/mirror.js';
 import { RegistryError } from './oci/errors.js';
 import { API_VERSION, H } from './oci/headers.js';
+import type { LogLimiter } from './observability/log-limiter.js';
+import type { Metrics } from './observability/metrics.js';
+import type { Readiness } from './observability/readiness.js';
 import { requestLog } from './observability/request-log.js';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 
+/** What the app needs besides the cache: where lines, numbers and health come from. */
+export interface AppDeps {
+  log: Logger;
+  /** Rate-limits error lines (request lines ≥ 400, storage failures). */
+  limiter: LogLimiter;
+  metrics: Metrics;
+  /** Runs the readiness checks (coalesced). */
+  readiness: () => Promise<Readiness>;
+}
+
 /** The Koa app: request log → API version header → error rendering → endpoint dispatch. */
-export function createApp(mirror: MirrorCache, log: Logger): Koa {
+export function createApp(mirror: MirrorCache, deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are rendered and logged by errorMiddleware, not Koa's stderr printer
-  app.use(requestLog(log));
+  app.use(requestLog(deps.log, deps.limiter, deps.metrics));
   app.use(async (ctx: ApiContext, next: Next) => {
     ctx.set(H.apiVersion, API_VERSION);
     await next();
   });
-  app.use(errorMiddleware(log));
+  app.use(errorMiddleware(deps.limiter));
   app.use(async (ctx: ApiContext) => {
     const { host, path } = splitHostPrefix(ctx.path);
     const endpoint = matchEndpoint(host ? path : ctx.path);
+    ctx.state.route = endpoint.kind;
     const ns = typeof ctx.query.ns === 'string' ? ctx.query.ns : undefined;
     ctx.state.ns = ns ?? host;
     if (endpoint.kind === 'upload' || !READ_METHODS.has(ctx.method)) {
       ctx.set('Allow', 'GET, HEAD');
       throw new RegistryError('UNSUPPORTED', 'this registry is a read-only pull-through mirror');
     }
-    await dispatch(ctx, endpoint, mirror);
+    await dispatch(ctx, endpoint, mirror, deps);
   });
   return app;
 }
 
-async function dispatch(ctx: ApiContext, endpoint: Endpoint, mirror: MirrorCache): Promise<void> {
+/**
+ * The app for `debugListen`: /metrics, /healthz and /readyz only, so Prometheus and probes can
+ * use an address the registry clients cannot reach. Not request-logged: it is scraped constantly.
+ */
+export function createDebugApp(deps: AppDeps): Koa {
+  const app = new Koa({ proxy: false });
+  app.silent = true;
+  app.use(async (ctx: ApiContext) => {
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
+      ctx.status = 405;
+      return;
+    }
+    if (ctx.path === '/metrics') return serveMetrics(ctx, deps.metrics);
+    if (ctx.path === '/readyz') return serveReadiness(ctx, deps.readiness);
+    if (ctx.path === '/healthz') ctx.body = { status: 'ok' };
+  });
+  return app;
+}
+
+async function dispatch(ctx: ApiContext, endpoint: Endpoint, mirror: MirrorCache, deps: AppDeps): Promise<void> {
   switch (endpoint.kind) {
     case 'base':
       ctx.body = {};
@@ -56,7 +90,9 @@ async function dispatch(ctx: ApiContext, endpoint: Endpoint, mirror: MirrorCache
       ctx.body = { status: 'ok' };
       return;
     case 'readyz':
-      return serveReadiness(ctx, mirror);
+      return serveReadiness(ctx, deps.readiness);
+    case 'metrics':
+      return serveMetrics(ctx, deps.metrics);
     case 'upload':
       throw new RegistryError('UNSUPPORTED', 'this registry is a read-only pull-through mirror');
   }

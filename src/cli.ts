@@ -1,5 +1,9 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { checkCommand } from './check.js';
+import { clientConfigCommand } from './client-config/command.js';
+import { gcCommand } from './gc/command.js';
+import { warmCommand } from './warm/command.js';
 import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './observability/logger.js';
 import { describeStorage } from './storage/open.js';
@@ -9,15 +13,20 @@ import { VERSION } from './version.js';
 
 const USAGE = `pullthrough ${VERSION}: a pull-through mirror for Docker Hub and other OCI registries
 
-usage: pullthrough serve [--config FILE] [--listen HOST:PORT] [--storage DIR] [--upstream URL] [--log-level LEVEL]
+usage: pullthrough serve [--config FILE] [--listen HOST:PORT] [--debug-listen HOST:PORT] [--storage DIR] [--upstream URL] [--log-level LEVEL]
+       pullthrough check [--config FILE] [--storage DIR] [--upstream URL] [--json] [--strict]
+       pullthrough client-config docker|podman|containerd|microk8s --mirror URL [--upstream NAME]… [--insecure]
+       pullthrough gc [--dry-run] [--grace 1h] [--config FILE] [--storage DIR]
+       pullthrough warm IMAGE… [--from FILE] [--platform linux/amd64,…|--all-platforms] [--concurrency N]
 
   --config FILE        YAML config (default: config/default.yaml)
   --listen HOST:PORT   address to listen on (default [::]:5000, IPv4 and IPv6)
+  --debug-listen HOST:PORT  also serve /metrics, /healthz and /readyz (only) here, e.g. 127.0.0.1:9090
   --storage DIR        cache on the filesystem in DIR (default ./storage)
   --upstream URL       registry to mirror (default https://registry-1.docker.io)
   --log-level LEVEL    fatal|error|warn|info|debug|trace|silent (default info)
 
-environment: PULLTHROUGH_LISTEN, PULLTHROUGH_STORAGE, PULLTHROUGH_UPSTREAM, PULLTHROUGH_LOG_LEVEL,
+environment: PULLTHROUGH_LISTEN, PULLTHROUGH_DEBUG_LISTEN, PULLTHROUGH_STORAGE, PULLTHROUGH_UPSTREAM, PULLTHROUGH_LOG_LEVEL,
 and registry:2's REGISTRY_PROXY_REMOTEURL, REGISTRY_PROXY_USERNAME, REGISTRY_PROXY_PASSWORD.`;
 
 async function serve(args: string[]): Promise<void> {
@@ -26,6 +35,7 @@ async function serve(args: string[]): Promise<void> {
     options: {
       config: { type: 'string' },
       listen: { type: 'string' },
+      'debug-listen': { type: 'string' },
       storage: { type: 'string' },
       upstream: { type: 'string' },
       'log-level': { type: 'string' },
@@ -33,6 +43,7 @@ async function serve(args: string[]): Promise<void> {
   });
   const config = loadConfig(values.config, {
     listen: values.listen,
+    debugListen: values['debug-listen'],
     storage: values.storage,
     upstream: values.upstream,
     logLevel: values['log-level'],
@@ -44,7 +55,10 @@ async function serve(args: string[]): Promise<void> {
       version: VERSION,
       listen: config.listen,
       url: running.url,
+      ...(running.debugUrl ? { debugUrl: running.debugUrl } : {}),
+      tls: config.tls !== undefined,
       storage: describeStorage(config.storage),
+      cache: running.mirror.limitsDescription,
       upstreams: config.upstreams.map((u) => `${u.name}=${u.url}`),
     },
     'pullthrough listening',
@@ -71,6 +85,14 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'serve':
       return serve(rest);
+    case 'client-config':
+      return clientConfigCommand(rest);
+    case 'check':
+      return process.exit(await checkCommand(rest));
+    case 'gc':
+      return gcCommand(rest);
+    case 'warm':
+      return warmCommand(rest);
     case '--version':
       console.log(VERSION);
       return;

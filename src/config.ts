@@ -50,7 +50,8 @@ export const configSchema = z.strictObject({
     .array(upstreamSchema)
     .min(1)
     .refine((u) => new Set(u.map((x) => x.name)).size === u.length, 'upstream names must be unique')
-    .default([{ name: 'docker.io', url: 'https://registry-1.docker.io' }] as never),
+    // prefault, not default: the default is parsed like any input, so it gets tagTTL and timeouts.
+    .prefault([{ name: 'docker.io', url: 'https://registry-1.docker.io' }]),
   cache: z
     .strictObject({
       /**
@@ -62,7 +63,19 @@ export const configSchema = z.strictObject({
       minFreeSpace: sizeSchema.optional(),
     })
     .default({ maxSize: 'auto' }),
-  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).default({ level: 'info' }),
+  log: z
+    .strictObject({
+      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      /** Identical error lines within this window are counted, then summarised once ("repeated N times"). */
+      repeatWindow: durationSchema.default(60_000),
+    })
+    .default({ level: 'info', repeatWindow: 60_000 }),
+  /** Optional second listener (plain HTTP) serving only /metrics, /healthz and /readyz, e.g. "127.0.0.1:9090". */
+  debugListen: z.string().optional(),
+  /** Serve HTTPS on `listen` with this PEM certificate (chain) and key. */
+  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+  /** On SIGTERM/SIGINT, running responses get this long to finish before they and their fetches are aborted. */
+  shutdownTimeout: durationSchema.default(10_000),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -71,6 +84,7 @@ export type UpstreamConfig = Config['upstreams'][number];
 /** Overrides from the command line; each replaces what the file says. */
 export interface ConfigFlags {
   listen?: string;
+  debugListen?: string;
   storage?: string;
   upstream?: string;
   logLevel?: string;
@@ -93,9 +107,10 @@ export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../config/default.yaml
 export function loadConfig(file: string | undefined, flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const path = file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   const raw = path ? readYaml(path) : {};
-  apply(raw, { listen: flags.listen, storage: flags.storage, upstream: flags.upstream, logLevel: flags.logLevel });
+  apply(raw, { listen: flags.listen, debugListen: flags.debugListen, storage: flags.storage, upstream: flags.upstream, logLevel: flags.logLevel });
   apply(raw, {
     listen: env.PULLTHROUGH_LISTEN,
+    debugListen: env.PULLTHROUGH_DEBUG_LISTEN,
     storage: env.PULLTHROUGH_STORAGE,
     upstream: env.PULLTHROUGH_UPSTREAM ?? env.REGISTRY_PROXY_REMOTEURL,
     username: env.REGISTRY_PROXY_USERNAME,
@@ -146,6 +161,7 @@ interface Overrides extends ConfigFlags {
 /** Applies overrides to the raw document before validation, so validation names their keys too. */
 function apply(raw: Record<string, unknown>, o: Overrides): void {
   if (o.listen) raw.listen = o.listen;
+  if (o.debugListen) raw.debugListen = o.debugListen;
   if (o.storage) raw.storage = { driver: 'filesystem', filesystem: { root: o.storage } };
   if (o.logLevel) raw.log = { ...(raw.log as object), level: o.logLevel };
   if (o.upstream || o.username || o.password) {

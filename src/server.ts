@@ -1,19 +1,30 @@
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
-import { createApp } from './app.js';
+import { createApp, createDebugApp, type AppDeps } from './app.js';
 import { MirrorCache } from './cache/mirror.js';
 import type { Config } from './config.js';
-import { formatHost, parseListen } from './listen.js';
-import { openStorage } from './storage/open.js';
+import { createListener, listenOn } from './listen.js';
+import { LogLimiter, rateLimited } from './observability/log-limiter.js';
+import { Metrics } from './observability/metrics.js';
+import { coalesced, runChecks, storageCheck, upstreamCheck } from './observability/readiness.js';
+import type { StorageDriver } from './storage/driver.js';
+import { describeStorage, openStorage } from './storage/open.js';
+import { countStoredBlobs } from './storage/usage.js';
 import { UpstreamRouter } from './upstream/routing.js';
 
 export interface RunningServer {
-  server: Server;
+  server: Server | HttpsServer;
   mirror: MirrorCache;
-  /** e.g. http://127.0.0.1:5000 */
+  metrics: Metrics;
+  /** e.g. http://127.0.0.1:5000 (https:// with TLS) */
   url: string;
-  /** Stops accepting, lets in-flight responses finish for up to `graceMs`, then aborts the rest. */
+  /** The `debugListen` listener's URL, when one is configured. */
+  debugUrl?: string;
+  /**
+   * Stops accepting, lets in-flight responses and fetches finish for up to `graceMs` (default
+   * `shutdownTimeout`), then aborts the rest; resolves once aborted fetches removed their temps.
+   */
   close(graceMs?: number): Promise<void>;
 }
 
@@ -23,39 +34,87 @@ export interface ServerOptions {
 }
 
 export async function startServer(config: Config, log: Logger, options: ServerOptions = {}): Promise<RunningServer> {
-  const storage = await openStorage(config.storage);
-  const router = new UpstreamRouter(config.upstreams);
-  const mirror = await MirrorCache.open(storage, router, log, config.cache, options.now);
-  const app = createApp(mirror, log);
-  const server = createServer(app.callback());
+  const metrics = new Metrics({ processMetrics: true });
+  const limiter = new LogLimiter(log, { windowMs: config.log.repeatWindow });
+  const storage = await openStorage(config.storage, { metrics });
+  const router = new UpstreamRouter(config.upstreams, metrics);
+  // The cache logs through the limiter: its stale-serving warnings repeat while an upstream is down.
+  const mirror = await MirrorCache.open(storage, router, rateLimited(log, limiter), config.cache, options.now);
+  const stopCounting = seedStoredBlobs(mirror, storage, metrics, log);
+  const checks = [storageCheck(storage, describeStorage(config.storage)), ...router.upstreams.map(upstreamCheck)];
+  const deps: AppDeps = { log, limiter, metrics, readiness: coalesced(() => runChecks(checks)) };
+  const server = createListener(createApp(mirror, deps).callback(), config.tls);
   // Slowloris bound: headers must arrive promptly. No overall request timeout: a multi-GB blob
   // download to a slow client legitimately takes long.
   server.headersTimeout = 20_000;
   server.requestTimeout = 0;
   server.keepAliveTimeout = 65_000;
-  const { host, port } = parseListen(config.listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host, port, ipv6Only: false }, () => resolve());
-  });
-  const address = server.address() as AddressInfo;
-  const url = `http://${formatHost(host === '::' || host === '0.0.0.0' ? 'localhost' : host)}:${address.port}`;
+  const url = await listenOn(server, config.listen);
+  const debug = config.debugListen ? createListener(createDebugApp(deps).callback()) : undefined;
+  const debugUrl = debug && config.debugListen ? await listenOn(debug, config.debugListen) : undefined;
 
   return {
     server,
     mirror,
+    metrics,
     url,
-    async close(graceMs = 10_000) {
+    debugUrl,
+    async close(graceMs = config.shutdownTimeout) {
+      const deadline = Date.now() + graceMs;
+      const abortAll = () => mirror.blobs.abortAll(new Error('server shutting down'));
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => {
-        mirror.blobs.abortAll(new Error('server shutting down'));
+        abortAll();
         server.closeAllConnections();
       }, graceMs);
       await closed;
       clearTimeout(timer);
+      // Responses are done, but fetches whose clients left may still be filling the cache: they
+      // get the rest of the grace, then are aborted, and each removes its temp before it settles.
+      await fetchesSettled(mirror, deadline - Date.now());
+      abortAll();
+      await fetchesSettled(mirror, 5_000);
+      if (debug) {
+        const debugClosed = new Promise<void>((resolve) => debug.close(() => resolve()));
+        debug.closeAllConnections();
+        await debugClosed;
+      }
+      await stopCounting();
       await mirror.close();
       await router.close();
+      limiter.close();
     },
+  };
+}
+
+/** Waits until no blob fetch runs, for at most `ms`. Polls: fetches settle within a few ticks of abort. */
+async function fetchesSettled(mirror: MirrorCache, ms: number): Promise<void> {
+  const until = Date.now() + Math.max(0, ms);
+  while (mirror.blobs.inflight > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+}
+
+/**
+ * Gives the stored-blob gauges their starting value; withDriverBase keeps them current after. The
+ * usage index (bounded caches) already counted at start; otherwise one walk runs in the background.
+ * Returns a function that stops the walk (shutdown).
+ */
+function seedStoredBlobs(mirror: MirrorCache, storage: StorageDriver, metrics: Metrics, log: Logger): () => Promise<void> {
+  if (mirror.usage) {
+    metrics.storedBlobs(mirror.usage.count, mirror.usage.totalBytes);
+    return async () => undefined;
+  }
+  let stopped = false;
+  const started = Date.now();
+  const walk = countStoredBlobs(storage, new Date(started), () => stopped).then(
+    ({ objects, bytes }) => {
+      metrics.storedBlobs(objects, bytes);
+      log.debug({ objects, bytes, ms: Date.now() - started }, 'counted stored blobs');
+    },
+    (err: unknown) => log.warn({ err: (err as Error).message }, 'cannot count stored blobs; pullthrough_storage_* count from zero'),
+  );
+  return async () => {
+    stopped = true;
+    await walk;
   };
 }

@@ -2,13 +2,18 @@ import type { Context } from 'koa';
 import type { CacheStatus } from '../cache/status.js';
 import type { MirrorCache } from '../cache/mirror.js';
 import { validateName } from '../oci/reference.js';
+import type { RequestNotes } from '../observability/request-context.js';
 import type { Route } from '../upstream/routing.js';
 
 /** What the request log and metrics read back from a handled request. */
-export interface RequestState {
+export interface RequestState extends RequestNotes {
   cache?: CacheStatus;
   /** Upstream named by `?ns=` or a `/<host>/v2/` prefix. */
   ns?: string;
+  /** Endpoint family (`manifest`, `blob`, …): a metrics label, never the raw path. */
+  route?: string;
+  /** The OCI error code and message the client was sent, if any. */
+  error?: { code: string; message: string };
 }
 
 export type ApiContext = Context & { state: RequestState };

@@ -9,7 +9,8 @@ export type Endpoint =
   | { kind: 'tags'; name: string }
   | { kind: 'upload'; name: string }
   | { kind: 'healthz' }
-  | { kind: 'readyz' };
+  | { kind: 'readyz' }
+  | { kind: 'metrics' };
 
 // Names may have many components; a reference never contains '/', so the last match wins.
 const ROUTES: [RegExp, (m: RegExpExecArray) => Endpoint][] = [
@@ -21,6 +22,7 @@ const ROUTES: [RegExp, (m: RegExpExecArray) => Endpoint][] = [
   [/^\/v2\/(.+)\/tags\/list$/, (m) => ({ kind: 'tags', name: m[1]! })],
   [/^\/healthz$/, () => ({ kind: 'healthz' })],
   [/^\/readyz$/, () => ({ kind: 'readyz' })],
+  [/^\/metrics$/, () => ({ kind: 'metrics' })],
 ];
 
 export function matchEndpoint(path: string): Endpoint {
@@ -36,6 +38,7 @@ export function matchEndpoint(path: string): Endpoint {
  * `/ghcr.io/v2/...`: the upstream comes before `/v2`. Returns that host and the path without it.
  */
 export function splitHostPrefix(path: string): { host?: string; path: string } {
-  const m = /^\/([^/]+)(\/v2(?:\/.*)?)$/.exec(path);
+  // `/v2/v2/app/...` is the repository `v2/app` (or docker.io's `library/v2`), not a host named v2.
+  const m = /^\/(?!v2\/)([^/]+)(\/v2(?:\/.*)?)$/.exec(path);
   return m ? { host: m[1], path: m[2]! } : { path };
 }

@@ -71,6 +71,11 @@ export class PullThroughManifests {
       const { manifest, cache } = await this.fetch(route, ref);
       return { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.body.length, cache };
     }
+    // Keep tag → digest: containerd resolves a tag with this HEAD, then GETs by digest, so without
+    // the tag record the manifest is cached but the tag cannot be resolved once upstream is gone.
+    if (reference.kind === 'tag') {
+      await this.local.putTag(up, route.name, ref, { digest: head.digest, mediaType: head.mediaType, size: head.size, checkedAt: this.now() });
+    }
     return { digest: head.digest, mediaType: head.mediaType, size: head.size, cache: 'upstream' };
   }
 

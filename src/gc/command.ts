@@ -23,7 +23,7 @@ export async function gcCommand(args: string[]): Promise<void> {
     return;
   }
   const graceMs = durationSchema.parse(values.grace);
-  const storage = await openStorage(configFromFlags(values).storage);
+  const storage = await openStorage(configFromFlags(values).storage, { sweepTemps: false });
   const dryRun = values['dry-run'];
   const report = await collectGarbage(storage, { dryRun, graceMs });
   const temps = dryRun ? 0 : await storage.sweepTemps(new Date(Date.now() - STALE_TEMP_MS));

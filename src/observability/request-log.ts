@@ -1,12 +1,21 @@
+import { performance } from 'node:perf_hooks';
 import type { Next } from 'koa';
 import type { Logger } from 'pino';
 import type { ApiContext } from '../api/context.js';
+import type { LogLimiter } from './log-limiter.js';
+import type { Metrics } from './metrics.js';
+import { withRequestNotes } from './request-context.js';
+
+/** Probes and scrapes come every few seconds; when they succeed their lines are debug, not info. */
+const QUIET_ROUTES = new Set(['healthz', 'readyz', 'metrics']);
 
 /**
- * One line per request, written when the response is finished or the client went away, so
- * streamed blobs are logged with their outcome. No headers are logged (they carry credentials).
+ * One line and one metrics observation per request, written when the response is finished or the
+ * client went away, so streamed blobs are logged with their outcome. No headers are logged (they
+ * carry credentials). Error lines (status ≥ 400) go through the limiter, keyed by method, path,
+ * status and error code: a client retrying the same failing request gets one line per window.
  */
-export function requestLog(log: Logger) {
+export function requestLog(log: Logger, limiter: LogLimiter, metrics: Metrics) {
   return async (ctx: ApiContext, next: Next): Promise<void> => {
     const started = performance.now();
     const client = ctx.ip;
@@ -15,21 +24,38 @@ export function requestLog(log: Logger) {
     const done = (aborted: boolean) => {
       if (logged) return;
       logged = true;
+      const { state, method } = ctx;
+      // A client that left before any headers went out: 499 as nginx logs it, not Koa's default 404.
+      const status = aborted && !ctx.res.headersSent ? 499 : ctx.status;
+      const seconds = (performance.now() - started) / 1000;
+      const route = state.route ?? 'unknown';
+      // Body bytes of a complete response; a HEAD, a 304 or an abandoned transfer sent none we can vouch for.
+      const bytes = aborted || method === 'HEAD' || status === 304 ? 0 : (ctx.length ?? 0);
+      metrics.observeRequest({ route, method, status, bytes, seconds, cache: state.cache });
       const line = {
-        method: ctx.method,
+        method,
         path: ctx.path,
-        status: ctx.status,
-        bytes: ctx.length,
-        ms: Math.round(performance.now() - started),
-        cache: ctx.state.cache,
+        status,
+        bytes,
+        ms: Math.round(seconds * 1000),
+        cache: state.cache,
+        upstreamStatus: state.upstreamStatus,
+        error: state.error?.code,
+        errorMessage: state.error?.message,
         client,
         ...(aborted ? { aborted: true } : {}),
       };
-      if (ctx.status >= 500) log.warn(line, 'request');
-      else log.info(line, 'request');
+      if (status >= 400) {
+        limiter.write(status >= 500 ? 'warn' : 'info', `request|${method}|${ctx.path}|${status}|${state.error?.code ?? ''}`, line, 'request');
+      } else if (QUIET_ROUTES.has(route)) {
+        log.debug(line, 'request');
+      } else {
+        log.info(line, 'request');
+      }
     };
     ctx.res.once('finish', () => done(false));
     ctx.res.once('close', () => done(!ctx.res.writableFinished));
-    await next();
+    // Code below (the upstream client) notes what it saw into ctx.state through async context.
+    await withRequestNotes(ctx.state, next);
   };
 }

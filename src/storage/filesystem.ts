@@ -21,9 +21,13 @@ export class FilesystemDriver implements StorageDriver {
     this.tmp = join(root, TMP_DIR);
   }
 
-  /** Creates the root if needed and removes temp files left by a previous process. */
-  static async open(root: string): Promise<FilesystemDriver> {
+  /**
+   * Creates the root if needed and removes temp files left by a previous process. With
+   * `sweepTemps: false` it touches nothing (`pullthrough check` beside a running server).
+   */
+  static async open(root: string, options: { sweepTemps?: boolean } = {}): Promise<FilesystemDriver> {
     const driver = new FilesystemDriver(root);
+    if (options.sweepTemps === false) return driver;
     await rm(driver.tmp, { recursive: true, force: true });
     await mkdir(driver.tmp, { recursive: true });
     return driver;
@@ -119,7 +123,11 @@ export class FilesystemDriver implements StorageDriver {
   async health(): Promise<StorageHealth> {
     const probe = join(this.tmp, `probe-${randomUUID()}`);
     try {
-      await mkdir(this.tmp, { recursive: true });
+      // EEXIST: something that is not a directory sits at _tmp; the open below then reports it
+      // as the OS does ("open …/_tmp/probe-…: not a directory").
+      await mkdir(this.tmp, { recursive: true }).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      });
       const handle = await open(probe, 'w');
       try {
         await handle.write('probe');

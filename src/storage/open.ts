@@ -1,16 +1,30 @@
 import type { Config } from '../config.js';
+import type { Metrics } from '../observability/metrics.js';
 import { withDriverBase } from './base.js';
 import type { StorageDriver } from './driver.js';
 import { FilesystemDriver } from './filesystem.js';
-import { S3Driver } from './s3.js';
+
+export interface OpenStorageOptions {
+  /** Storage timings, errors by operation and the stored-blob tally go here. */
+  metrics?: Metrics;
+  /**
+   * Remove temps left by a previous process (default true). `check`, `gc` and `warm` pass false:
+   * they may run beside a live server whose temps are in use.
+   */
+  sweepTemps?: boolean;
+}
 
 /** The configured driver, wrapped in the base every driver shares. */
-export async function openStorage(config: Config['storage']): Promise<StorageDriver> {
+export async function openStorage(config: Config['storage'], options: OpenStorageOptions = {}): Promise<StorageDriver> {
+  const { metrics, sweepTemps = true } = options;
   switch (config.driver) {
     case 'filesystem':
-      return withDriverBase(await FilesystemDriver.open(config.filesystem.root));
-    case 's3':
-      return withDriverBase(new S3Driver(config.s3));
+      return withDriverBase(await FilesystemDriver.open(config.filesystem.root, { sweepTemps }), metrics);
+    case 's3': {
+      // Loaded only when configured: the AWS SDK adds over a second to every filesystem start.
+      const { S3Driver } = await import('./s3.js');
+      return withDriverBase(new S3Driver(config.s3), metrics);
+    }
   }
 }
 

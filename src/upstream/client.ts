@@ -1,6 +1,9 @@
-import type { Readable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
+import { Transform, pipeline, type Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config.js';
+import type { Metrics, UpstreamKind } from '../observability/metrics.js';
+import { noteUpstreamStatus } from '../observability/request-context.js';
 import { sha256 } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import { H } from '../oci/headers.js';
@@ -40,6 +43,8 @@ const RETRYABLE = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
 
 interface SendOptions {
   method: 'GET' | 'HEAD';
+  /** For metrics: what this exchange is about. */
+  kind: UpstreamKind;
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -60,7 +65,11 @@ export class UpstreamClient {
   /** Learnt from the first 401, so later requests for new scopes fetch a token up front. */
   private challenge?: Challenge;
 
-  constructor(config: UpstreamConfig) {
+  constructor(
+    config: UpstreamConfig,
+    /** Requests, latencies, rate-limit gauges, bytes and in-flight fetches go here. */
+    private readonly metrics?: Metrics,
+  ) {
     this.name = config.name;
     this.baseUrl = config.url;
     this.dispatcher = new Agent({
@@ -72,11 +81,22 @@ export class UpstreamClient {
     if (config.username !== undefined) {
       this.basicAuth = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
     }
-    this.tokens = new TokenCache(config.name, this.dispatcher, this.basicAuth);
+    this.tokens = new TokenCache(config.name, this.dispatcher, this.basicAuth, metrics);
   }
 
   async getManifest(repository: string, reference: string, signal?: AbortSignal): Promise<UpstreamManifest> {
-    const res = await this.send(repository, `manifests/${reference}`, { method: 'GET', headers: { accept: MANIFEST_ACCEPT }, signal });
+    const fetched = this.metrics?.fetchStarted('manifest');
+    try {
+      const manifest = await this.fetchManifest(repository, reference, signal);
+      this.metrics?.upstreamBytes(this.name, 'manifest', manifest.body.length);
+      return manifest;
+    } finally {
+      fetched?.();
+    }
+  }
+
+  private async fetchManifest(repository: string, reference: string, signal?: AbortSignal): Promise<UpstreamManifest> {
+    const res = await this.send(repository, `manifests/${reference}`, { method: 'GET', kind: 'manifest', headers: { accept: MANIFEST_ACCEPT }, signal });
     await this.expectOk(res, `manifest ${repository}:${reference}`, () => manifestUnknown(repository, reference));
     const declared = Number(res.headers['content-length']);
     if (declared > MAX_MANIFEST_BYTES) {
@@ -98,7 +118,7 @@ export class UpstreamClient {
   }
 
   async headManifest(repository: string, reference: string): Promise<UpstreamManifestHead> {
-    const res = await this.send(repository, `manifests/${reference}`, { method: 'HEAD', headers: { accept: MANIFEST_ACCEPT } });
+    const res = await this.send(repository, `manifests/${reference}`, { method: 'HEAD', kind: 'manifest', headers: { accept: MANIFEST_ACCEPT } });
     await this.expectOk(res, `manifest ${repository}:${reference}`, () => manifestUnknown(repository, reference));
     await res.body.dump();
     return {
@@ -110,7 +130,7 @@ export class UpstreamClient {
 
   /** The blob's size from a HEAD; no bytes move. */
   async headBlob(repository: string, digest: string): Promise<number> {
-    const res = await this.send(repository, `blobs/${digest}`, { method: 'HEAD' });
+    const res = await this.send(repository, `blobs/${digest}`, { method: 'HEAD', kind: 'blob' });
     await this.expectOk(res, `blob ${digest}`, () => blobUnknown(digest));
     await res.body.dump();
     return Number(res.headers['content-length'] ?? 0);
@@ -118,10 +138,18 @@ export class UpstreamClient {
 
   /** The blob's bytes, unverified: the caller hashes them. `signal` aborts the transfer. */
   async getBlob(repository: string, digest: string, signal?: AbortSignal): Promise<UpstreamBlob> {
-    const res = await this.send(repository, `blobs/${digest}`, { method: 'GET', signal });
-    await this.expectOk(res, `blob ${digest}`, () => blobUnknown(digest));
+    const fetched = this.metrics?.fetchStarted('blob');
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await this.send(repository, `blobs/${digest}`, { method: 'GET', kind: 'blob', signal });
+      await this.expectOk(res, `blob ${digest}`, () => blobUnknown(digest));
+    } catch (err) {
+      fetched?.();
+      throw err;
+    }
     const length = res.headers['content-length'];
-    return { size: length === undefined ? undefined : Number(length), body: res.body };
+    const body = this.metrics ? counted(res.body, (n) => this.metrics!.upstreamBytes(this.name, 'blob', n), fetched!) : res.body;
+    return { size: length === undefined ? undefined : Number(length), body };
   }
 
   async listTags(repository: string, n?: number, last?: string): Promise<UpstreamTags> {
@@ -129,23 +157,39 @@ export class UpstreamClient {
     if (n !== undefined) query.set('n', String(n));
     if (last !== undefined) query.set('last', last);
     const qs = query.size > 0 ? `?${query}` : '';
-    const res = await this.send(repository, `tags/list${qs}`, { method: 'GET' });
+    const res = await this.send(repository, `tags/list${qs}`, { method: 'GET', kind: 'tags' });
     await this.expectOk(res, `tags of ${repository}`, () => new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', {}, { name: repository }));
     const body = (await res.body.json().catch(() => ({}))) as { tags?: unknown };
     const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
     return { tags, more: /rel="?next"?/.test(header(res.headers, H.link.toLowerCase()) ?? '') };
   }
 
-  /** A cheap reachability check: `GET /v2/` (a 401 challenge counts as reachable). */
-  async ping(): Promise<void> {
-    let res: Dispatcher.ResponseData;
-    try {
-      res = await request(`${this.baseUrl}/v2/`, { dispatcher: this.dispatcher });
-    } catch (err) {
-      throw UpstreamError.unreachable(this.name, '/v2/', err);
+  /**
+   * Reachable, and authentication works, checked as `docker login` does: `GET /v2/`; on a 401,
+   * answer its challenge (a token for no scope, so nothing is pulled and no pull is counted, or the
+   * configured Basic credentials) and `GET /v2/` again, which must answer 200.
+   */
+  async ping(signal?: AbortSignal): Promise<void> {
+    const url = `${this.baseUrl}/v2/`;
+    const opts: SendOptions = { method: 'GET', kind: 'ping', signal };
+    let res = await this.attempt(url, opts, undefined);
+    if (res.statusCode === 401) {
+      await res.body.dump().catch(() => undefined);
+      res = await this.attempt(url, opts, await this.answerChallenge(parseChallenge(res.headers['www-authenticate'])));
     }
-    await res.body.dump();
-    if (res.statusCode >= 500) throw UpstreamError.status(this.name, '/v2/', res.statusCode, res.headers);
+    await res.body.dump().catch(() => undefined);
+    if (res.statusCode !== 200) throw UpstreamError.status(this.name, 'GET /v2/', res.statusCode, res.headers);
+  }
+
+  /** The Authorization for /v2/ under this challenge; a challenge we cannot answer is the error. */
+  private async answerChallenge(challenge: Challenge | undefined): Promise<string> {
+    if (!challenge) throw UpstreamError.protocol(this.name, 'GET /v2/ answered 401 without a Bearer or Basic challenge');
+    if (challenge.scheme === 'basic') {
+      if (!this.basicAuth) throw UpstreamError.protocol(this.name, 'GET /v2/ asks for Basic credentials and none are configured');
+      return this.basicAuth;
+    }
+    if (!challenge.realm) throw UpstreamError.protocol(this.name, 'GET /v2/ answered 401 with a Bearer challenge without realm');
+    return `Bearer ${await this.tokens.token('', challenge)}`;
   }
 
   async close(): Promise<void> {
@@ -171,7 +215,11 @@ export class UpstreamClient {
       this.challenge = challenge;
       res = await this.follow(url, opts, await this.authorization(scope, true));
     }
-    this.rateLimit = readRateLimit(res.headers) ?? this.rateLimit;
+    const rateLimit = readRateLimit(res.headers);
+    if (rateLimit) {
+      this.rateLimit = rateLimit;
+      this.metrics?.observeRateLimit(this.name, rateLimit);
+    }
     return res;
   }
 
@@ -203,9 +251,15 @@ export class UpstreamClient {
   private async attempt(url: string, opts: SendOptions, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
     const headers = { 'user-agent': USER_AGENT, ...opts.headers, ...(authorization ? { authorization } : {}) };
     for (let attempt = 1; ; attempt++) {
+      const started = performance.now();
       try {
-        return await request(url, { dispatcher: this.dispatcher, method: opts.method, headers, signal: opts.signal });
+        const res = await request(url, { dispatcher: this.dispatcher, method: opts.method, headers, signal: opts.signal });
+        this.metrics?.observeUpstream(this.name, opts.kind, opts.method, res.statusCode, (performance.now() - started) / 1000);
+        noteUpstreamStatus(res.statusCode);
+        return res;
       } catch (err) {
+        this.metrics?.observeUpstream(this.name, opts.kind, opts.method, 'error', (performance.now() - started) / 1000);
+        noteUpstreamStatus('unreachable');
         const code = (err as { code?: string }).code;
         if (attempt < 3 && code && RETRYABLE.has(code) && !opts.signal?.aborted) {
           await new Promise((r) => setTimeout(r, 50 * attempt + Math.random() * 100));
@@ -242,4 +296,19 @@ async function readLimited(body: Readable, limit: number, tooBig: () => Error): 
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+/**
+ * The body with its bytes counted as they pass; `ended` runs once when it ends, fails or is
+ * destroyed. pipeline() makes destroying the returned stream destroy the upstream body too.
+ */
+function counted(body: Readable, onBytes: (n: number) => void, ended: () => void): Readable {
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      onBytes(chunk.length);
+      done(null, chunk);
+    },
+  });
+  pipeline(body, counter, () => ended());
+  return counter;
 }

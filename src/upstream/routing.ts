@@ -1,10 +1,13 @@
 import type { UpstreamConfig } from '../config.js';
+import type { Metrics } from '../observability/metrics.js';
 import { RegistryError } from '../oci/errors.js';
 import { UpstreamClient } from './client.js';
 
 /** An upstream as the cache sees it: its client and the cache policy for its tags. */
 export interface Upstream {
   readonly name: string;
+  /** Where its bytes come from (for health output). */
+  readonly url: string;
   readonly client: UpstreamClient;
   readonly tagTTL: number;
   readonly immutableTags?: RegExp;
@@ -31,10 +34,11 @@ export class UpstreamRouter {
   readonly upstreams: readonly Upstream[];
   private readonly byName = new Map<string, Upstream>();
 
-  constructor(configs: readonly UpstreamConfig[]) {
+  constructor(configs: readonly UpstreamConfig[], metrics?: Metrics) {
     this.upstreams = configs.map((c) => ({
       name: c.name,
-      client: new UpstreamClient(c),
+      url: c.url,
+      client: new UpstreamClient(c, metrics),
       tagTTL: c.tagTTL,
       immutableTags: c.immutableTags ? new RegExp(c.immutableTags) : undefined,
     }));

@@ -1,5 +1,8 @@
+import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import { request, type Dispatcher } from 'undici';
+import type { Metrics } from '../observability/metrics.js';
+import { noteUpstreamStatus } from '../observability/request-context.js';
 import type { Challenge } from './challenge.js';
 import { UpstreamError } from './errors.js';
 
@@ -24,6 +27,7 @@ export class TokenCache {
     private readonly upstreamName: string,
     private readonly dispatcher: Dispatcher,
     private readonly basicAuth: string | undefined,
+    private readonly metrics?: Metrics,
   ) {
     this.cache = new LRUCache<string, string, Challenge>({
       max: 1000,
@@ -43,14 +47,21 @@ export class TokenCache {
     if (challenge.service) url.searchParams.set('service', challenge.service);
     if (scope) url.searchParams.set('scope', scope);
     let res: Dispatcher.ResponseData;
+    const started = performance.now();
+    const observe = (status: number | 'error') => {
+      this.metrics?.observeUpstream(this.upstreamName, 'token', 'GET', status, (performance.now() - started) / 1000);
+      noteUpstreamStatus(status === 'error' ? 'unreachable' : status);
+    };
     try {
       res = await request(url, {
         dispatcher: this.dispatcher,
         headers: this.basicAuth ? { authorization: this.basicAuth } : {},
       });
     } catch (err) {
+      observe('error');
       throw UpstreamError.unreachable(this.upstreamName, `token service ${url.host}`, err);
     }
+    observe(res.statusCode);
     if (res.statusCode !== 200) {
       await res.body.dump();
       throw UpstreamError.status(this.upstreamName, `token service ${url.host}`, res.statusCode, res.headers);

@@ -44,7 +44,7 @@ export async function warmCommand(args: string[]): Promise<void> {
   const config = configFromFlags(values);
   const log = pino({ level: 'warn' }, process.stderr);
   const router = new UpstreamRouter(config.upstreams);
-  const mirror = await MirrorCache.open(await openStorage(config.storage), router, log, config.cache);
+  const mirror = await MirrorCache.open(await openStorage(config.storage, { sweepTemps: false }), router, log, config.cache);
   const progress = createProgress(process.stdout);
   const started = performance.now();
   const results = await warmImages(mirror, refs, { platforms, concurrency }, progress).finally(() => progress.stop());

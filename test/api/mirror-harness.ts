@@ -2,7 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { request } from 'undici';
 import { configSchema, type Config } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
@@ -45,6 +45,10 @@ export interface MirrorOptions {
   upstream?: Record<string, unknown>;
   cache?: Record<string, unknown>;
   now?: () => number;
+  /** Where the mirror logs (default: silent). */
+  log?: Logger;
+  /** Other top-level config keys (log, debugListen, tls, …). */
+  config?: Record<string, unknown>;
 }
 
 /** A fake Docker Hub and a mirror in front of it on a temp storage root, both on 127.0.0.1. */
@@ -56,8 +60,9 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<MirrorUnder
     storage: { driver: 'filesystem', filesystem: { root } },
     upstreams: [{ name: 'docker.io', url: hub.url, timeouts: { connect: '2s', headers: '2s', body: '2s' }, ...opts.upstream }],
     ...(opts.cache ? { cache: opts.cache } : {}),
+    ...opts.config,
   });
-  const server = await startServer(config, pino({ level: 'silent' }), { now: opts.now });
+  const server = await startServer(config, opts.log ?? pino({ level: 'silent' }), { now: opts.now });
   const port = (server.server.address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
   return {

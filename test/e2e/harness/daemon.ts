@@ -80,6 +80,11 @@ export class Daemon {
     return daemon;
   }
 
+  /** The child's process id, e.g. to read /proc/<pid>/status; undefined if spawn failed. */
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
   get running(): boolean {
     // No pid: spawn itself failed (e.g. ENOENT), and no 'exit' event will follow.
     return this.child.pid !== undefined && this.child.exitCode === null && this.child.signalCode === null;

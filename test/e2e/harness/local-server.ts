@@ -38,6 +38,11 @@ export abstract class LocalServer {
     return join(this.dir, `${this.label}.log`);
   }
 
+  /** The running server's process id; undefined when stopped. */
+  get pid(): number | undefined {
+    return this.running ? this.daemon?.pid : undefined;
+  }
+
   get running(): boolean {
     return this.daemon?.running ?? false;
   }

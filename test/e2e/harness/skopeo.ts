@@ -9,6 +9,10 @@ export type ManifestFormat = 'oci' | 'v2s2';
 export interface CopyOptions {
   /** Destination manifest type; by default skopeo keeps the source's. */
   format?: ManifestFormat;
+  /** Copy every image of an index (`--all`), not only this machine's platform. */
+  all?: boolean;
+  /** A registries.conf to use instead of the host's (`--registries-conf`), e.g. one sending docker.io pulls to the mirror. */
+  registriesConf?: string;
 }
 
 /**
@@ -24,11 +28,13 @@ export async function skopeoCopy(source: string, destination: string, options: C
     'skopeo',
     [
       '--insecure-policy',
+      ...(options.registriesConf ? ['--registries-conf', options.registriesConf] : []),
       'copy',
       '--quiet',
       '--src-tls-verify=false',
       '--dest-tls-verify=false',
       ...(options.format ? ['--format', options.format] : []),
+      ...(options.all ? ['--all'] : []),
       source,
       destination,
     ],

@@ -1,0 +1,149 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { CacheStatus } from '../cache/status.js';
+import type { RateLimit } from '../upstream/rate-limit.js';
+import { VERSION } from '../version.js';
+
+/** What the upstream client was asked for: `/v2/` checks, tokens, and the three resources. */
+export type UpstreamKind = 'ping' | 'token' | 'manifest' | 'blob' | 'tags';
+
+/** One finished (or abandoned) client request, as the request middleware saw it. */
+export interface RequestOutcome {
+  /** Endpoint family (`manifest`, `blob`, `tags`, `catalog`, …, `unknown`), never the raw path. */
+  route: string;
+  method: string;
+  status: number;
+  /** Body bytes sent; 0 for HEAD, 304 and abandoned responses. */
+  bytes: number;
+  seconds: number;
+  cache?: CacheStatus;
+}
+
+const SERVED_FROM_CACHE = new Set<CacheStatus | undefined>(['hit', 'stale', 'revalidated', 'coalesced']);
+const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
+
+/**
+ * The mirror's Prometheus metrics, on a registry of their own: one Metrics per server, handed to
+ * the request middleware, cache, upstream client and storage base, so several servers can run in
+ * one process (tests) without sharing counters. Label names live here and nowhere else.
+ */
+export class Metrics {
+  readonly registry = new Registry();
+
+  private readonly httpRequests = this.counter('pullthrough_http_requests_total', 'Client requests by endpoint family, method and status.', ['route', 'method', 'status']);
+  private readonly httpBytes = this.counter('pullthrough_http_response_bytes_total', 'Response body bytes sent to clients, by endpoint family.', ['route']);
+  private readonly httpSeconds = new Histogram({
+    name: 'pullthrough_http_request_duration_seconds',
+    help: 'Time from request to last byte (or to the client going away), by endpoint family and method.',
+    labelNames: ['route', 'method'],
+    buckets: SECONDS,
+    registers: [this.registry],
+  });
+  private readonly cacheRequests = this.counter(
+    'pullthrough_cache_requests_total',
+    'Cache outcomes of manifest, blob and tags requests: hit, miss, coalesced (waited for another request\'s fetch), stale (served because the upstream failed), revalidated, upstream (passed through, not cached).',
+    ['kind', 'result'],
+  );
+  private readonly servedBytes = this.counter(
+    'pullthrough_served_bytes_total',
+    'Manifest and blob bytes sent to clients; source="cache" came from storage, source="upstream" from a fetch made for that request.',
+    ['kind', 'source'],
+  );
+  private readonly upstreamBytesTotal = this.counter('pullthrough_upstream_bytes_total', 'Manifest and blob bytes received from upstreams.', ['upstream', 'kind']);
+  private readonly fetchesInFlight = this.gauge('pullthrough_upstream_fetches_in_flight', 'Manifest and blob fetches from upstreams running now (coalesced requests share one).', ['kind']);
+  private readonly upstreamRequests = this.counter(
+    'pullthrough_upstream_requests_total',
+    'HTTP exchanges with upstreams (each redirect hop counts), by kind, method and status ("error" when no response arrived).',
+    ['upstream', 'kind', 'method', 'status'],
+  );
+  private readonly upstreamSeconds = new Histogram({
+    name: 'pullthrough_upstream_request_duration_seconds',
+    help: 'Time until an upstream answered with response headers.',
+    labelNames: ['upstream', 'kind'],
+    buckets: SECONDS,
+    registers: [this.registry],
+  });
+  private readonly rateLimitLimit = this.gauge('pullthrough_upstream_ratelimit_limit', 'The last ratelimit-limit an upstream sent (Docker Hub: pulls per window).', ['upstream']);
+  private readonly rateLimitRemaining = this.gauge('pullthrough_upstream_ratelimit_remaining', 'The last ratelimit-remaining an upstream sent: alert on this before the upstream answers 429.', ['upstream']);
+  private readonly rateLimitWindow = this.gauge('pullthrough_upstream_ratelimit_window_seconds', 'The window of the last rate limit an upstream sent (w=…).', ['upstream']);
+  private readonly rateLimited = this.counter('pullthrough_upstream_rate_limited_total', '429 Too Many Requests answers received from upstreams.', ['upstream']);
+  private readonly storageObjects = this.gauge(
+    'pullthrough_storage_objects',
+    'Objects under blobs/ (layers, configs, manifests): counted by a walk at start, then kept on each commit and delete.',
+    [],
+  );
+  private readonly storageBytes = this.gauge('pullthrough_storage_bytes', 'Bytes under blobs/, kept like pullthrough_storage_objects.', []);
+  private readonly storageErrors = this.counter('pullthrough_storage_errors_total', 'Failed storage operations, by driver and operation (not-found is not a failure).', ['driver', 'operation']);
+  private readonly storageSeconds = new Histogram({
+    name: 'pullthrough_storage_operation_duration_seconds',
+    help: 'Storage operation latency by driver and operation (write is per chunk).',
+    labelNames: ['driver', 'operation'],
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    this.gauge('pullthrough_build_info', 'Always 1; the version is in the label.', ['version']).set({ version: VERSION }, 1);
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The exposition text and its Content-Type, for GET /metrics. */
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  observeRequest(o: RequestOutcome): void {
+    this.httpRequests.inc({ route: o.route, method: o.method, status: String(o.status) });
+    this.httpSeconds.observe({ route: o.route, method: o.method }, o.seconds);
+    if (o.bytes > 0) this.httpBytes.inc({ route: o.route }, o.bytes);
+    if (o.cache === undefined || (o.route !== 'manifest' && o.route !== 'blob' && o.route !== 'tags')) return;
+    this.cacheRequests.inc({ kind: o.route, result: o.cache });
+    if (o.bytes > 0 && o.route !== 'tags') {
+      this.servedBytes.inc({ kind: o.route, source: SERVED_FROM_CACHE.has(o.cache) ? 'cache' : 'upstream' }, o.bytes);
+    }
+  }
+
+  observeUpstream(upstream: string, kind: UpstreamKind, method: string, status: number | 'error', seconds: number): void {
+    this.upstreamRequests.inc({ upstream, kind, method, status: String(status) });
+    if (status !== 'error') this.upstreamSeconds.observe({ upstream, kind }, seconds);
+    if (status === 429) this.rateLimited.inc({ upstream });
+  }
+
+  observeRateLimit(upstream: string, limit: RateLimit): void {
+    if (limit.limit !== undefined) this.rateLimitLimit.set({ upstream }, limit.limit);
+    if (limit.remaining !== undefined) this.rateLimitRemaining.set({ upstream }, limit.remaining);
+    if (limit.windowSeconds !== undefined) this.rateLimitWindow.set({ upstream }, limit.windowSeconds);
+  }
+
+  upstreamBytes(upstream: string, kind: 'manifest' | 'blob', bytes: number): void {
+    this.upstreamBytesTotal.inc({ upstream, kind }, bytes);
+  }
+
+  /** Marks an upstream fetch as running; call the returned function once when it settles. */
+  fetchStarted(kind: 'manifest' | 'blob'): () => void {
+    this.fetchesInFlight.inc({ kind });
+    let ended = false;
+    return () => {
+      if (!ended) this.fetchesInFlight.dec({ kind });
+      ended = true;
+    };
+  }
+
+  observeStorage(driver: string, operation: string, seconds: number, failed: boolean): void {
+    this.storageSeconds.observe({ driver, operation }, seconds);
+    if (failed) this.storageErrors.inc({ driver, operation });
+  }
+
+  /** Objects appearing (positive) or going away (negative) under blobs/. */
+  storedBlobs(objects: number, bytes: number): void {
+    this.storageObjects.inc(objects);
+    this.storageBytes.inc(bytes);
+  }
+
+  private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
+    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  }
+
+  private gauge<L extends string>(name: string, help: string, labelNames: L[]): Gauge<L> {
+    return new Gauge({ name, help, labelNames, registers: [this.registry] });
+  }
+}
