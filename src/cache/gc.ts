@@ -2,7 +2,8 @@ import type { Digest } from '../oci/digest.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { paths } from '../storage/paths.js';
 import { ManifestStore } from './manifest-store.js';
-import { listBlobs, listManifestDigests, listRepositories, type CachedRepository } from './inventory.js';
+import { listBlobs } from '../storage/blob-listing.js';
+import { listManifestDigests, listRepositories, type CachedRepository } from './inventory.js';
 import { referencedDigests } from './references.js';
 
 export interface GcOptions {

@@ -1,6 +1,6 @@
 import { parseDigest, type Digest } from '../oci/digest.js';
 import type { StorageDriver } from '../storage/driver.js';
-import { BLOBS_ROOT, MANIFESTS_DIR, REPOSITORIES_ROOT, TAGS_DIR, paths } from '../storage/paths.js';
+import { MANIFESTS_DIR, REPOSITORIES_ROOT, TAGS_DIR, paths } from '../storage/paths.js';
 
 export interface CachedRepository {
   upstream: string;
@@ -8,8 +8,8 @@ export interface CachedRepository {
 }
 
 /**
- * Walks of the cached tree, for the catalog, gc and the eviction index. Each reads only the
- * repositories tree (names, links, tag records) or the blob listing, never blob contents.
+ * Walks of the repositories tree (names, links, tag records), for the catalog, gc and eviction.
+ * Never reads blob contents; the blob listing is storage/blob-listing.ts.
  */
 export async function listRepositories(storage: StorageDriver): Promise<CachedRepository[]> {
   const found: CachedRepository[] = [];
@@ -34,17 +34,4 @@ export async function listManifestDigests(storage: StorageDriver, repo: CachedRe
       return [];
     }
   });
-}
-
-/** Every stored blob (manifest bytes included), by digest. */
-export async function* listBlobs(storage: StorageDriver): AsyncGenerator<Digest> {
-  for (const prefix of await storage.list(`${BLOBS_ROOT}/sha256`)) {
-    for (const hex of await storage.list(`${BLOBS_ROOT}/sha256/${prefix}`)) {
-      try {
-        yield parseDigest(`sha256:${hex}`);
-      } catch {
-        // a stray file that is not a digest; gc leaves what it does not understand
-      }
-    }
-  }
 }

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import { parseDigest } from '../oci/digest.js';
 import type { StorageDriver } from '../storage/driver.js';
-import { USAGE_STATE, paths } from '../storage/paths.js';
-import { listBlobs } from './inventory.js';
+import { forEachStoredBlob } from '../storage/blob-listing.js';
+import { USAGE_STATE } from '../storage/paths.js';
 
 export interface BlobUsage {
   digest: string;
@@ -30,10 +30,7 @@ export class UsageIndex {
   static async load(storage: StorageDriver, log: Logger, now: () => number = Date.now): Promise<UsageIndex> {
     const index = new UsageIndex(now);
     const saved = await readSaved(storage, log);
-    for await (const digest of listBlobs(storage)) {
-      const info = await storage.stat(paths.blob(digest));
-      if (info) index.add(digest.value, info.size, saved.get(digest.value) ?? info.modifiedAt.getTime());
-    }
+    await forEachStoredBlob(storage, (digest, info) => index.add(digest.value, info.size, saved.get(digest.value) ?? info.modifiedAt.getTime()));
     index.dirty = false;
     return index;
   }

@@ -1,9 +1,5 @@
-import pLimit from 'p-limit';
 import type { StorageDriver } from './driver.js';
-import { BLOBS_ROOT } from './paths.js';
-
-/** Stats in flight at once: enough to be quick on S3 (one HEAD each), few enough not to swamp it. */
-const CONCURRENCY = 16;
+import { forEachStoredBlob } from './blob-listing.js';
 
 /**
  * Objects and bytes under blobs/ last modified before `before`: the starting value of the
@@ -11,24 +7,16 @@ const CONCURRENCY = 16;
  * withDriverBase counts those as they commit. `stopped()` ends the walk early (shutdown).
  */
 export async function countStoredBlobs(storage: StorageDriver, before: Date, stopped: () => boolean = () => false): Promise<{ objects: number; bytes: number }> {
-  const limit = pLimit(CONCURRENCY);
   let objects = 0;
   let bytes = 0;
-  for (const algorithm of await storage.list(BLOBS_ROOT)) {
-    for (const prefix of await storage.list(`${BLOBS_ROOT}/${algorithm}`)) {
-      if (stopped()) return { objects, bytes };
-      const names = await storage.list(`${BLOBS_ROOT}/${algorithm}/${prefix}`);
-      await Promise.all(
-        names.map((name) =>
-          limit(async () => {
-            const info = await storage.stat(`${BLOBS_ROOT}/${algorithm}/${prefix}/${name}`);
-            if (!info || info.modifiedAt >= before) return;
-            objects += 1;
-            bytes += info.size;
-          }),
-        ),
-      );
-    }
-  }
+  await forEachStoredBlob(
+    storage,
+    (_digest, info) => {
+      if (info.modifiedAt >= before) return;
+      objects += 1;
+      bytes += info.size;
+    },
+    stopped,
+  );
   return { objects, bytes };
 }
