@@ -51,7 +51,8 @@ export interface PullthroughOptions {
 /**
  * The mirror under test, run from dist/ like a user would run it: `node
  * dist/cli.js serve` on a free loopback port, with filesystem storage in its
- * temp dir. Storage survives stop()/start(), so a restart starts warm.
+ * temp dir (or the `storage` option's, e.g. an S3 bucket). Storage survives
+ * stop()/start(), so a restart starts warm.
  */
 export class Pullthrough extends LocalServer {
   private constructor(
