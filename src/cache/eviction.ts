@@ -3,7 +3,7 @@ import { parseDigest } from '../oci/digest.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { paths } from '../storage/paths.js';
 import { readImages, type CachedImage } from './image-graph.js';
-import { ManifestStore } from './manifest-store.js';
+import type { ManifestStore } from './manifest-store.js';
 import type { UsageIndex } from './usage-index.js';
 
 export interface EvictionLimits {
@@ -34,17 +34,16 @@ export class Evictor {
   private running?: Promise<EvictionRound>;
   /** A check arrived during a round: look again when it ends. */
   private recheck = false;
-  private readonly store: ManifestStore;
 
   constructor(
     private readonly storage: StorageDriver,
+    /** The server's own store, so what eviction removes also leaves its memory. */
+    private readonly store: ManifestStore,
     private readonly usage: UsageIndex,
     private readonly limits: EvictionLimits,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-  ) {
-    this.store = new ManifestStore(storage);
-  }
+  ) {}
 
   /** Starts a round in the background if over a limit and none is running. */
   check(): void {
@@ -115,7 +114,7 @@ export class Evictor {
         const record = await this.store.getTag(repo.upstream, repo.name, tag);
         if (record && image.closure.has(record.digest)) await this.store.deleteTag(repo.upstream, repo.name, tag);
       }
-      await this.storage.delete(paths.manifestLink(repo.upstream, repo.name, parseDigest(digest)));
+      await this.store.unlink(repo.upstream, repo.name, parseDigest(digest));
     }
   }
 

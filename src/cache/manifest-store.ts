@@ -1,3 +1,4 @@
+import { LRUCache } from 'lru-cache';
 import type { Digest } from '../oci/digest.js';
 import { parseDigest } from '../oci/digest.js';
 import type { StorageDriver } from '../storage/driver.js';
@@ -18,28 +19,54 @@ export interface TagRecord {
   checkedAt: number;
 }
 
+/** Memory for manifest bytes: the hot path of every pull, a few KiB each. */
+const MANIFEST_MEMORY_BYTES = 64 * 1024 * 1024;
+const TAG_MEMORY_ENTRIES = 10_000;
+/**
+ * How long a tag record is trusted from memory before storage is read again: another replica (or
+ * gc) may have changed it in a shared bucket; staleness is bounded by this, not by tagTTL.
+ */
+const TAG_MEMORY_MS = 30_000;
+
 /**
  * Manifests and tags in storage: bytes under their digest (shared with blobs), a per-repository
- * link that records the media type, and a small JSON record per tag. Knows nothing of upstreams
- * beyond the name of the folder they live in.
+ * link that records the media type, and a small JSON record per tag. Recently used ones are kept
+ * in memory too, since a cached tag pull would otherwise read three small files per request.
+ * Knows nothing of upstreams beyond the name of the folder they live in.
  */
 export class ManifestStore {
+  private readonly manifests = new LRUCache<string, StoredManifest>({
+    maxSize: MANIFEST_MEMORY_BYTES,
+    sizeCalculation: (m) => m.body.length + 256,
+  });
+  private readonly tags = new LRUCache<string, TagRecord>({ max: TAG_MEMORY_ENTRIES, ttl: TAG_MEMORY_MS });
+
   constructor(private readonly storage: StorageDriver) {}
 
   async getByDigest(upstream: string, name: string, digest: Digest): Promise<StoredManifest | undefined> {
+    const key = `${upstream}/${name}@${digest.value}`;
+    const remembered = this.manifests.get(key);
+    if (remembered) return remembered;
     const link = await this.storage.get(paths.manifestLink(upstream, name, digest));
     if (!link) return undefined;
     const body = await this.storage.get(paths.blob(digest));
     if (!body) return undefined;
     const { mediaType } = JSON.parse(link.toString('utf8')) as { mediaType: string };
-    return { body, digest: digest.value, mediaType };
+    const manifest = { body, digest: digest.value, mediaType };
+    this.manifests.set(key, manifest);
+    return manifest;
   }
 
   async getTag(upstream: string, name: string, tag: string): Promise<TagRecord | undefined> {
+    const key = `${upstream}/${name}:${tag}`;
+    const remembered = this.tags.get(key);
+    if (remembered) return remembered;
     const bytes = await this.storage.get(paths.tag(upstream, name, tag));
     if (!bytes) return undefined;
     try {
-      return JSON.parse(bytes.toString('utf8')) as TagRecord;
+      const record = JSON.parse(bytes.toString('utf8')) as TagRecord;
+      this.tags.set(key, record);
+      return record;
     } catch {
       return undefined; // a torn record from an old crash: treat as uncached and refetch
     }
@@ -50,14 +77,23 @@ export class ManifestStore {
     const digest = parseDigest(manifest.digest);
     await this.storage.put(paths.blob(digest), manifest.body);
     await this.storage.put(paths.manifestLink(upstream, name, digest), Buffer.from(JSON.stringify({ mediaType: manifest.mediaType })));
+    this.manifests.set(`${upstream}/${name}@${manifest.digest}`, manifest);
   }
 
   async putTag(upstream: string, name: string, tag: string, record: TagRecord): Promise<void> {
     await this.storage.put(paths.tag(upstream, name, tag), Buffer.from(JSON.stringify(record)));
+    this.tags.set(`${upstream}/${name}:${tag}`, record);
   }
 
   async deleteTag(upstream: string, name: string, tag: string): Promise<void> {
+    this.tags.delete(`${upstream}/${name}:${tag}`);
     await this.storage.delete(paths.tag(upstream, name, tag));
+  }
+
+  /** Removes a repository's link to a manifest (eviction); the bytes are the caller's business. */
+  async unlink(upstream: string, name: string, digest: Digest): Promise<void> {
+    this.manifests.delete(`${upstream}/${name}@${digest.value}`);
+    await this.storage.delete(paths.manifestLink(upstream, name, digest));
   }
 
   async listTags(upstream: string, name: string): Promise<string[]> {

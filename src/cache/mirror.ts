@@ -14,30 +14,44 @@ import { UsageIndex } from './usage-index.js';
 /** How often access times are written back, so a restart keeps the LRU order. */
 const SAVE_USAGE_MS = 60_000;
 
+interface MirrorParts {
+  storage: StorageDriver;
+  router: UpstreamRouter;
+  log: Logger;
+  store: ManifestStore;
+  now: () => number;
+  usage?: UsageIndex;
+  evictor?: Evictor;
+  limitsDescription?: string;
+}
+
 /** The pull-through cache as the API sees it: one object per resource family, sharing one store. */
 export class MirrorCache {
   readonly manifests: PullThroughManifests;
   readonly blobs: PullThroughBlobs;
   readonly tags: PullThroughTags;
   readonly catalog: Catalog;
+  readonly storage: StorageDriver;
+  readonly router: UpstreamRouter;
+  readonly usage?: UsageIndex;
+  readonly evictor?: Evictor;
+  /** One line for the startup log. */
+  readonly limitsDescription: string;
+  private readonly log: Logger;
   private readonly saver?: NodeJS.Timeout;
 
-  private constructor(
-    readonly storage: StorageDriver,
-    readonly router: UpstreamRouter,
-    private readonly log: Logger,
-    readonly usage?: UsageIndex,
-    readonly evictor?: Evictor,
-    /** One line for the startup log. */
-    readonly limitsDescription = 'unbounded',
-    now: () => number = Date.now,
-  ) {
-    const store = new ManifestStore(storage);
-    this.manifests = new PullThroughManifests(store, log, usage, now);
-    this.blobs = new PullThroughBlobs(storage, log, usage);
-    this.tags = new PullThroughTags(store, log);
-    this.catalog = new Catalog(storage, router);
-    if (usage) {
+  private constructor(parts: MirrorParts) {
+    this.storage = parts.storage;
+    this.router = parts.router;
+    this.log = parts.log;
+    this.usage = parts.usage;
+    this.evictor = parts.evictor;
+    this.limitsDescription = parts.limitsDescription ?? 'unbounded';
+    this.manifests = new PullThroughManifests(parts.store, parts.log, parts.usage, parts.now);
+    this.blobs = new PullThroughBlobs(parts.storage, parts.log, parts.usage);
+    this.tags = new PullThroughTags(parts.store, parts.log);
+    this.catalog = new Catalog(parts.storage, parts.router);
+    if (parts.usage) {
       this.saver = setInterval(() => void this.saveUsage(), SAVE_USAGE_MS);
       this.saver.unref();
     }
@@ -54,15 +68,16 @@ export class MirrorCache {
     config: Config['cache'],
     now: () => number = Date.now,
   ): Promise<MirrorCache> {
+    const store = new ManifestStore(storage);
     let usage: UsageIndex | undefined;
     const loadUsage = async () => (usage ??= await UsageIndex.load(storage, log, now)).totalBytes;
     const limits = await resolveLimits(storage, config, loadUsage);
-    if (!limits) return new MirrorCache(storage, router, log, undefined, undefined, undefined, now);
+    if (!limits) return new MirrorCache({ storage, router, log, store, now });
     await loadUsage();
-    const evictor = new Evictor(storage, usage!, limits, log, now);
+    const evictor = new Evictor(storage, store, usage!, limits, log, now);
     usage!.onGrow = () => evictor.check();
     evictor.check();
-    return new MirrorCache(storage, router, log, usage, evictor, limits.description, now);
+    return new MirrorCache({ storage, router, log, store, now, usage, evictor, limitsDescription: limits.description });
   }
 
   /** Stops background work and saves access times. */
