@@ -3,12 +3,13 @@ import type { Next } from 'koa';
 import type { Logger } from 'pino';
 import type { ApiContext } from './api/context.js';
 import { serveBlob } from './api/blobs.js';
-import { matchEndpoint, splitHostPrefix, type Endpoint } from './api/endpoints.js';
+import { matchEndpoint, splitHostPrefix, validateEndpoint, type Endpoint } from './api/endpoints.js';
 import { errorMiddleware } from './api/errors.js';
 import { serveReadiness } from './api/health.js';
 import { listCatalog, listTags } from './api/listings.js';
 import { serveManifest } from './api/manifests.js';
 import { serveMetrics } from './api/metrics.js';
+import type { ClientAuth } from './auth/client-auth.js';
 import type { MirrorCache } from './cache/mirror.js';
 import { RegistryError } from './oci/errors.js';
 import { API_VERSION, H } from './oci/headers.js';
@@ -18,6 +19,8 @@ import type { Readiness } from './observability/readiness.js';
 import { requestLog } from './observability/request-log.js';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
+/** Probes carry no credentials; everything else (/metrics too) needs them when `auth` is configured. */
+const OPEN_ENDPOINTS = new Set<Endpoint['kind']>(['healthz', 'readyz']);
 
 /** What the app needs besides the cache: where lines, numbers and health come from. */
 export interface AppDeps {
@@ -27,9 +30,14 @@ export interface AppDeps {
   metrics: Metrics;
   /** Runs the readiness checks (coalesced). */
   readiness: () => Promise<Readiness>;
+  /** Client authentication; absent: the mirror is open (private networks). */
+  auth?: ClientAuth;
 }
 
-/** The Koa app: request log → API version header → error rendering → endpoint dispatch. */
+/**
+ * The Koa app: request log → API version header → error rendering → endpoint match → parameter
+ * validation → authentication → dispatch.
+ */
 export function createApp(mirror: MirrorCache, deps: AppDeps): Koa {
   const app = new Koa({ proxy: false });
   app.silent = true; // errors are rendered and logged by errorMiddleware, not Koa's stderr printer
@@ -40,6 +48,8 @@ export function createApp(mirror: MirrorCache, deps: AppDeps): Koa {
   });
   app.use(errorMiddleware(deps.limiter));
   app.use(async (ctx: ApiContext) => {
+    // `GET http://host/… HTTP/1.1` is a proxy request: refused, never routed by its path.
+    if (!ctx.url.startsWith('/')) throw new RegistryError('BAD_REQUEST', 'the request target must be a path: this is a registry mirror, not an HTTP proxy');
     const { host, path } = splitHostPrefix(ctx.path);
     const endpoint = matchEndpoint(host ? path : ctx.path);
     ctx.state.route = endpoint.kind;
@@ -49,6 +59,9 @@ export function createApp(mirror: MirrorCache, deps: AppDeps): Koa {
       ctx.set('Allow', 'GET, HEAD');
       throw new RegistryError('UNSUPPORTED', 'this registry is a read-only pull-through mirror');
     }
+    // Parameters, then authentication: both before any storage or upstream work.
+    validateEndpoint(endpoint);
+    if (deps.auth && !OPEN_ENDPOINTS.has(endpoint.kind)) ctx.state.user = (await deps.auth.authenticate(ctx.get(H.authorization) || undefined)).user;
     await dispatch(ctx, endpoint, mirror, deps);
   });
   return app;

@@ -11,7 +11,11 @@ const upstreamSchema = z.strictObject({
   /** The registry host clients know (`docker.io`, `ghcr.io`): matched against `?ns=` and path prefixes, and names the upstream's folder in storage. */
   name: z.string().regex(HOST, 'must be a registry host name such as docker.io or ghcr.io'),
   /** Where bytes come from, e.g. https://registry-1.docker.io. */
-  url: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).transform((u) => u.replace(/\/+$/, '')),
+  url: z
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    // Credentials in the URL would show in the startup log and /readyz: they belong in username/passwordFile.
+    .refine((u) => { const { username, password } = new URL(u); return !username && !password; }, 'must not carry credentials: use username and passwordFile')
+    .transform((u) => u.replace(/\/+$/, '')),
   /** Optional credentials; the secret from `password` or, better, `passwordFile`. */
   username: z.string().optional(),
   password: z.string().optional(),
@@ -40,6 +44,24 @@ const storageSchema = z.discriminatedUnion('driver', [
   }),
   s3StorageSchema,
 ]);
+
+/**
+ * Client authentication for the mirror itself; absent (the default): anyone who can reach it may
+ * pull, right on a private network. With it, every /v2/ request needs `Authorization`: Basic for an
+ * htpasswd user (what `docker login` / `podman login` send), or Bearer with a static token.
+ */
+const authSchema = z
+  .strictObject({
+    /** An htpasswd file with bcrypt entries (`htpasswd -nbB user pass`); read at start. */
+    htpasswd: z.string().min(1).optional(),
+    /** Static bearer tokens; better kept out of the config file in `tokensFile`. */
+    tokens: z.array(z.string().min(16, 'must be at least 16 characters')).default([]),
+    /** A file with one static token per line (blank lines and `#` comments ignored); read at start. */
+    tokensFile: z.string().min(1).optional(),
+    /** The realm named in the `WWW-Authenticate: Basic` challenge. */
+    realm: z.string().regex(/^[\x20-\x7e]*$/, 'must be printable ASCII').refine((r) => !r.includes('"'), 'must not contain quotes').default('pullthrough'),
+  })
+  .refine((a) => a.htpasswd !== undefined || a.tokens.length > 0 || a.tokensFile !== undefined, 'set htpasswd, tokens or tokensFile, or leave auth out');
 
 export const configSchema = z.strictObject({
   /** host:port, [v6]:port or :port. `[::]` listens on IPv4 and IPv6. */
@@ -76,6 +98,10 @@ export const configSchema = z.strictObject({
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
   /** On SIGTERM/SIGINT, running responses get this long to finish before they and their fetches are aborted. */
   shutdownTimeout: durationSchema.default(10_000),
+  /** A client must send its complete request headers within this (slowloris bound); bodies are not limited. */
+  headersTimeout: durationSchema.refine((ms) => ms >= 100, 'must be at least 100ms').default(20_000),
+  /** Client authentication (htpasswd users, static bearer tokens); off when absent. */
+  auth: authSchema.optional(),
 });
 
 export type Config = z.output<typeof configSchema>;

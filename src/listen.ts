@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import { STATUS_CODES, createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
 import { Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { ConfigError } from './config.js';
+import { errorBody, type ErrorCode } from './oci/errors.js';
 import { osErrorText } from './storage/os-error.js';
 
 /** `host:port`, `[v6]:port` or `:port` → where to listen. `[::]` (the default) is dual stack. */
@@ -23,10 +25,41 @@ export function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** A server for `handler`: HTTPS when TLS files are configured, plain HTTP otherwise. */
-export function createListener(handler: RequestListener, tls?: { cert: string; key: string }): HttpServer | HttpsServer {
-  if (!tls) return createHttpServer(handler);
-  return createHttpsServer({ cert: readPem(tls.cert, 'tls.cert'), key: readPem(tls.key, 'tls.key') }, handler);
+/**
+ * A server for `handler`: HTTPS when TLS files are configured, plain HTTP otherwise. Headers must
+ * be complete within `headersTimeout` (slowloris bound); requests Node's parser refuses are answered
+ * with OCI error JSON like every other refusal.
+ */
+export function createListener(handler: RequestListener, tls?: { cert: string; key: string }, headersTimeout = 20_000): HttpServer | HttpsServer {
+  // Node enforces headersTimeout only when it sweeps connections, every connectionsCheckingInterval
+  // (default 30 s): sweep often enough that the configured bound is the one that holds.
+  const options = { headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))) };
+  const server = tls
+    ? createHttpsServer({ ...options, cert: readPem(tls.cert, 'tls.cert'), key: readPem(tls.key, 'tls.key') }, handler)
+    : createHttpServer(options, handler);
+  server.on('clientError', answerClientError);
+  return server;
+}
+
+const CLIENT_ERRORS: Record<string, [number, ErrorCode, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'REQUEST_TIMEOUT', 'request headers not received in time'],
+  HPE_HEADER_OVERFLOW: [431, 'HEADERS_TOO_LARGE', 'request headers too large'],
+};
+
+/**
+ * What Node does for a request it cannot parse (or whose headers time out), with an OCI error body:
+ * answer only if no response has started on the socket, then close it.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  const inflight = (socket as { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (err.code === 'ECONNRESET' || !socket.writable || inflight?.headersSent) {
+    socket.destroy();
+    return;
+  }
+  const [status, code, message] = CLIENT_ERRORS[err.code ?? ''] ?? [400, 'BAD_REQUEST', 'malformed HTTP request'];
+  const body = errorBody(code, message);
+  const head = `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n`;
+  socket.end(head + body, () => socket.destroy());
 }
 
 /**

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { Logger } from 'pino';
 import { createApp, createDebugApp, type AppDeps } from './app.js';
+import { ClientAuth } from './auth/client-auth.js';
 import { MirrorCache } from './cache/mirror.js';
 import type { Config } from './config.js';
 import { createListener, listenOn } from './listen.js';
@@ -31,23 +32,26 @@ export interface RunningServer {
 export interface ServerOptions {
   /** The clock for tag TTLs and access times; tests move it. */
   now?: () => number;
+  /** Wraps the configured driver before the shared base (tests inject faults: ENOSPC, EACCES). */
+  wrapStorage?: (driver: StorageDriver) => StorageDriver;
 }
 
 export async function startServer(config: Config, log: Logger, options: ServerOptions = {}): Promise<RunningServer> {
+  // Read before anything else starts: a bad htpasswd or token file fails the start, naming its key.
+  const auth = config.auth ? ClientAuth.load(config.auth) : undefined;
+  if (auth && !config.tls) log.warn('auth is on without tls: passwords and tokens cross the network in clear text unless a TLS proxy fronts the mirror');
   const metrics = new Metrics({ processMetrics: true });
   const limiter = new LogLimiter(log, { windowMs: config.log.repeatWindow });
-  const storage = await openStorage(config.storage, { metrics });
+  const storage = await openStorage(config.storage, { metrics, wrap: options.wrapStorage });
   const router = new UpstreamRouter(config.upstreams, metrics);
   // The cache logs through the limiter: its stale-serving warnings repeat while an upstream is down.
   const mirror = await MirrorCache.open(storage, router, rateLimited(log, limiter), config.cache, options.now);
   const stopCounting = seedStoredBlobs(mirror, storage, metrics, log);
   const checks = [storageCheck(storage, describeStorage(config.storage)), ...router.upstreams.map(upstreamCheck)];
-  const deps: AppDeps = { log, limiter, metrics, readiness: coalesced(() => runChecks(checks)) };
-  const server = createListener(createApp(mirror, deps).callback(), config.tls);
-  // Slowloris bound: headers must arrive promptly. No overall request timeout: a multi-GB blob
-  // download to a slow client legitimately takes long.
-  server.headersTimeout = 20_000;
-  server.requestTimeout = 0;
+  const deps: AppDeps = { log, limiter, metrics, readiness: coalesced(() => runChecks(checks)), auth };
+  // Slowloris bound: headers must arrive within headersTimeout. No overall request timeout: a
+  // multi-GB blob download to a slow client legitimately takes long.
+  const server = createListener(createApp(mirror, deps).callback(), config.tls, config.headersTimeout);
   server.keepAliveTimeout = 65_000;
   const url = await listenOn(server, config.listen);
   const debug = config.debugListen ? createListener(createDebugApp(deps).callback()) : undefined;

@@ -12,6 +12,8 @@ export interface RequestState extends RequestNotes {
   ns?: string;
   /** Endpoint family (`manifest`, `blob`, …): a metrics label, never the raw path. */
   route?: string;
+  /** Who authenticated (htpasswd user or `token:<hash prefix>`), when client auth is on. */
+  user?: string;
   /** The OCI error code and message the client was sent, if any. */
   error?: { code: string; message: string };
 }

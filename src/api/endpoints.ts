@@ -1,4 +1,6 @@
+import { parseDigest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
+import { parseReference, validateName } from '../oci/reference.js';
 
 /** A request path resolved to one registry endpoint; names and references still unvalidated. */
 export type Endpoint =
@@ -31,6 +33,16 @@ export function matchEndpoint(path: string): Endpoint {
     if (m) return make(m);
   }
   throw new RegistryError('NOT_FOUND', 'no such endpoint');
+}
+
+/**
+ * Checks the endpoint's name, reference and digest against the OCI grammar (no I/O), so a malformed
+ * request is refused before authentication and before anything touches storage or an upstream.
+ */
+export function validateEndpoint(endpoint: Endpoint): void {
+  if ('name' in endpoint && endpoint.kind !== 'upload') validateName(endpoint.name);
+  if (endpoint.kind === 'manifest') parseReference(endpoint.reference);
+  if (endpoint.kind === 'blob') parseDigest(endpoint.digest);
 }
 
 /**

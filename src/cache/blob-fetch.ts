@@ -89,10 +89,10 @@ export class BlobFetch {
       if (actual !== this.digest.value) {
         throw UpstreamError.protocol(upstream.name, `blob ${this.digest.value} arrived with digest ${actual}; discarded`);
       }
-      if (writer) {
-        await writer.commit();
-        this.onCommit?.(this.digest.value, received);
-      }
+      // A failed commit (the blobs tree unwritable, ENOSPC at fsync) is a storage failure like any
+      // other: the verified bytes still go to the leader, nothing is stored.
+      const committed = writer ? await writer.commit().then(() => true, async (err: unknown) => (await dropWriter(err), false)) : false;
+      if (committed) this.onCommit?.(this.digest.value, received);
       if (held) await this.toLive(held);
       this.live?.end();
     } catch (err) {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { parseDigest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import type { Reference } from '../oci/reference.js';
+import { StorageError } from '../storage/driver.js';
 import { UpstreamError } from '../upstream/errors.js';
 import type { Route } from '../upstream/routing.js';
 import { Inflight } from './inflight.js';
@@ -74,7 +75,8 @@ export class PullThroughManifests {
     // Keep tag → digest: containerd resolves a tag with this HEAD, then GETs by digest, so without
     // the tag record the manifest is cached but the tag cannot be resolved once upstream is gone.
     if (reference.kind === 'tag') {
-      await this.local.putTag(up, route.name, ref, { digest: head.digest, mediaType: head.mediaType, size: head.size, checkedAt: this.now() });
+      const record = { digest: head.digest, mediaType: head.mediaType, size: head.size, checkedAt: this.now() };
+      await this.keep(route, ref, () => this.local.putTag(up, route.name, ref, record));
     }
     return { digest: head.digest, mediaType: head.mediaType, size: head.size, cache: 'upstream' };
   }
@@ -115,7 +117,7 @@ export class PullThroughManifests {
     }
     if (head.digest !== record.digest) return undefined;
     const refreshed = { ...record, checkedAt: this.now() };
-    await this.local.putTag(upstream.name, name, tag, refreshed);
+    await this.keep(route, tag, () => this.local.putTag(upstream.name, name, tag, refreshed));
     return refreshed;
   }
 
@@ -127,18 +129,34 @@ export class PullThroughManifests {
       if (ref.includes(':') && remote.digest !== ref) {
         throw UpstreamError.protocol(upstream.name, `manifest ${name}@${ref} arrived with digest ${remote.digest}`);
       }
-      await this.local.put(upstream.name, name, remote);
-      this.usage?.add(remote.digest, remote.body.length);
-      if (!ref.includes(':')) {
-        await this.local.putTag(upstream.name, name, ref, {
-          digest: remote.digest,
-          mediaType: remote.mediaType,
-          size: remote.body.length,
-          checkedAt: this.now(),
-        });
-      }
+      await this.keep(route, ref, async () => {
+        await this.local.put(upstream.name, name, remote);
+        this.usage?.add(remote.digest, remote.body.length);
+        if (!ref.includes(':')) {
+          await this.local.putTag(upstream.name, name, ref, {
+            digest: remote.digest,
+            mediaType: remote.mediaType,
+            size: remote.body.length,
+            checkedAt: this.now(),
+          });
+        }
+      });
       return remote;
     });
     return { manifest: await result, cache: joined ? 'coalesced' : 'miss' };
+  }
+
+  /**
+   * Runs a storage write the answer does not depend on. If storage fails (disk full, permissions)
+   * the verified manifest is still served, uncached, as blobs are passed through: a broken disk
+   * must not fail every pull at its first request. /readyz reports the disk.
+   */
+  private async keep(route: Route, ref: string, write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (err) {
+      if (!(err instanceof StorageError)) throw err;
+      this.log.error({ err: err.message, upstream: route.upstream.name, repository: route.name, reference: ref }, 'cannot store manifest; passing it through uncached');
+    }
   }
 }

@@ -43,6 +43,7 @@ export function requestLog(log: Logger, limiter: LogLimiter, metrics: Metrics) {
         error: state.error?.code,
         errorMessage: state.error?.message,
         client,
+        ...(state.user ? { user: state.user } : {}),
         ...(aborted ? { aborted: true } : {}),
       };
       if (status >= 400) {

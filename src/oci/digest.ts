@@ -14,8 +14,10 @@ export interface Digest {
 export function parseDigest(value: string): Digest {
   const m = SHA256.exec(value);
   if (m) return { algorithm: 'sha256', hex: m[1]!, value };
-  if (ANY_DIGEST.test(value)) {
-    throw new RegistryError('DIGEST_INVALID', `unsupported digest algorithm: ${value.split(':')[0]}`);
+  const algorithm = value.split(':')[0];
+  // `sha256:` with uppercase or too few hex digits is malformed, not an unknown algorithm.
+  if (ANY_DIGEST.test(value) && algorithm !== 'sha256') {
+    throw new RegistryError('DIGEST_INVALID', `unsupported digest algorithm: ${algorithm}`);
   }
   throw new RegistryError('DIGEST_INVALID', 'invalid digest');
 }

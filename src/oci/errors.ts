@@ -10,6 +10,12 @@ export const ERROR_STATUS = {
   NAME_INVALID: 400,
   // No such endpoint (not an OCI code; distribution answers these with a bare 404).
   NOT_FOUND: 404,
+  // Not OCI codes either: a request Node's HTTP parser cannot read (raw NUL or space in the path,
+  // bad header syntax), or an absolute-form target (`GET http://host/… HTTP/1.1`): not a proxy.
+  BAD_REQUEST: 400,
+  // Headers not complete within `headersTimeout` (slowloris), or larger than Node accepts.
+  REQUEST_TIMEOUT: 408,
+  HEADERS_TOO_LARGE: 431,
   TAG_INVALID: 400,
   DIGEST_INVALID: 400,
   MANIFEST_INVALID: 400,

@@ -81,7 +81,13 @@ export class FilesystemDriver implements StorageDriver {
 
   async writer(key: string): Promise<StorageWriter> {
     const temp = join(this.tmp, randomUUID());
-    const handle = await open(temp, 'w');
+    const handle = await open(temp, 'w').catch(async (err: unknown) => {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      // The root (or _tmp) was removed under the running server, e.g. an operator clearing the
+      // cache by hand: make it again rather than pass every pull through uncached until restart.
+      await mkdir(this.tmp, { recursive: true });
+      return open(temp, 'w');
+    });
     const target = this.file(key);
     let closed = false;
     const close = async () => {
@@ -137,11 +143,17 @@ export class FilesystemDriver implements StorageDriver {
       }
       if ((await readFile(probe, 'utf8')) !== 'probe') throw new Error(`read ${probe}: wrong bytes read back`);
       await rm(probe);
-      await stat(join(this.root, 'blobs')).catch((err: unknown) => {
-        if (!isMissing(err)) throw err;
+      // Objects are committed under blobs/: something else in its place fails every commit.
+      const blobs = join(this.root, 'blobs');
+      const found = await stat(blobs).catch((err: unknown) => {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       });
+      if (found && !found.isDirectory()) throw new Error(`stat ${blobs}: not a directory`);
       return { ok: true };
     } catch (err) {
+      // A probe that opened but could not be written (ENOSPC) must not stay behind: readiness is
+      // probed every few seconds, and each would leave an empty file until the next start.
+      await rm(probe, { force: true }).catch(() => undefined);
       return { ok: false, error: `${this.name}: ${osErrorText(err)}` };
     }
   }
@@ -169,6 +181,8 @@ export class FilesystemDriver implements StorageDriver {
   }
 }
 
+/** No object under the key: nothing there, or a path component that is not a directory (a file where the root or a folder should be). */
 function isMissing(err: unknown): boolean {
-  return (err as NodeJS.ErrnoException).code === 'ENOENT';
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }

@@ -12,18 +12,20 @@ export interface OpenStorageOptions {
    * they may run beside a live server whose temps are in use.
    */
   sweepTemps?: boolean;
+  /** Wraps the driver inside the shared base, so what it throws is reported like any driver error (tests inject faults). */
+  wrap?: (driver: StorageDriver) => StorageDriver;
 }
 
 /** The configured driver, wrapped in the base every driver shares. */
 export async function openStorage(config: Config['storage'], options: OpenStorageOptions = {}): Promise<StorageDriver> {
-  const { metrics, sweepTemps = true } = options;
+  const { metrics, sweepTemps = true, wrap = (d: StorageDriver) => d } = options;
   switch (config.driver) {
     case 'filesystem':
-      return withDriverBase(await FilesystemDriver.open(config.filesystem.root, { sweepTemps }), metrics);
+      return withDriverBase(wrap(await FilesystemDriver.open(config.filesystem.root, { sweepTemps })), metrics);
     case 's3': {
       // Loaded only when configured: the AWS SDK adds over a second to every filesystem start.
       const { S3Driver } = await import('./s3.js');
-      return withDriverBase(new S3Driver(config.s3), metrics);
+      return withDriverBase(wrap(new S3Driver(config.s3)), metrics);
     }
   }
 }

@@ -5,7 +5,7 @@ import { join, relative } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { request } from 'undici';
 import { configSchema, type Config } from '../../src/config.js';
-import { startServer, type RunningServer } from '../../src/server.js';
+import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
 import { FakeHub, type FakeHubOptions } from '../fixtures/fake-hub.js';
 
 export interface MirrorUnderTest {
@@ -49,12 +49,16 @@ export interface MirrorOptions {
   log?: Logger;
   /** Other top-level config keys (log, debugListen, tls, …). */
   config?: Record<string, unknown>;
+  /** Storage root (default: a new temp directory, removed on close). */
+  root?: string;
+  /** Wraps the filesystem driver (fault injection). */
+  wrapStorage?: ServerOptions['wrapStorage'];
 }
 
 /** A fake Docker Hub and a mirror in front of it on a temp storage root, both on 127.0.0.1. */
 export async function startMirror(opts: MirrorOptions = {}): Promise<MirrorUnderTest> {
   const hub = await FakeHub.start(opts.hub);
-  const root = await mkdtemp(join(tmpdir(), 'pt-api-'));
+  const root = opts.root ?? (await mkdtemp(join(tmpdir(), 'pt-api-')));
   const config: Config = configSchema.parse({
     listen: '127.0.0.1:0',
     storage: { driver: 'filesystem', filesystem: { root } },
@@ -62,7 +66,7 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<MirrorUnder
     ...(opts.cache ? { cache: opts.cache } : {}),
     ...opts.config,
   });
-  const server = await startServer(config, opts.log ?? pino({ level: 'silent' }), { now: opts.now });
+  const server = await startServer(config, opts.log ?? pino({ level: 'silent' }), { now: opts.now, wrapStorage: opts.wrapStorage });
   const port = (server.server.address() as { port: number }).port;
   const url = `http://127.0.0.1:${port}`;
   return {
