@@ -72,6 +72,7 @@ export class BlobFetch {
     let received = 0;
     // The leader gets each chunk one chunk late: the last one is sent only after the digest
     // matched, so bad bytes can never reach a client as a complete, cleanly ended response.
+    // Storage writes queue up (the driver batches them); the leader's pace sets the fetch's.
     let held: Buffer | undefined;
     try {
       for await (const chunk of remote.body as AsyncIterable<Buffer>) {
@@ -93,6 +94,8 @@ export class BlobFetch {
       // other: the verified bytes still go to the leader, nothing is stored.
       const committed = writer ? await writer.commit().then(() => true, async (err: unknown) => (await dropWriter(err), false)) : false;
       if (committed) this.onCommit?.(this.digest.value, received);
+      // The last chunk waits for the commit, so a finished pull is a cached pull: a retry, a
+      // second client or another replica right after finds the blob stored.
       if (held) await this.toLive(held);
       this.live?.end();
     } catch (err) {

@@ -19,7 +19,11 @@ export interface ByteRange {
 }
 
 export interface StorageWriter {
-  /** Appends bytes. Resolves when the driver can take more (backpressure); rejects on a write error. */
+  /**
+   * Appends bytes. Resolves when the driver can take more (backpressure); rejects on a write error
+   * (possibly one of an earlier chunk). The driver may hold the chunk until commit: callers must
+   * not reuse its memory.
+   */
   write(chunk: Uint8Array): Promise<void>;
   /**
    * Makes everything written visible under the key, atomically: a reader sees either the old

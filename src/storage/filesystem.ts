@@ -3,6 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { NotFoundError, type ByteRange, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageSpace, type StorageWriter } from './driver.js';
+import { FileAppender } from './file-appender.js';
 import { osErrorText } from './os-error.js';
 
 /** Driver-private directory for temp files; never a key, swept at start. */
@@ -95,11 +96,11 @@ export class FilesystemDriver implements StorageDriver {
       closed = true;
       await handle.close();
     };
+    const appender = new FileAppender(handle);
     return {
-      write: async (chunk) => {
-        await handle.write(chunk);
-      },
+      write: (chunk) => appender.write(chunk),
       commit: async () => {
+        await appender.flush();
         await handle.sync();
         await close();
         await mkdir(dirname(target), { recursive: true });

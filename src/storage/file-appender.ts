@@ -1,0 +1,69 @@
+import type { FileHandle } from 'node:fs/promises';
+
+/** Chunks are gathered into writes of about this size: a 64 KiB syscall per network chunk is slow. */
+const BATCH_BYTES = 1024 * 1024;
+/** Queued bytes past which write() waits, bounding memory per file being written. */
+const MAX_QUEUED_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Appends to an open file in large vectored writes, one in flight at a time, so the network and
+ * the disk work in parallel. Chunks are kept by reference until written: callers hand them over.
+ */
+export class FileAppender {
+  private queued: Buffer[] = [];
+  private queuedBytes = 0;
+  private writing?: Promise<void>;
+  private failure?: unknown;
+
+  constructor(private readonly handle: FileHandle) {}
+
+  /** Queues a chunk; resolves at once unless too much is queued; rejects once a write failed. */
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    this.queued.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.queuedBytes += chunk.byteLength;
+    if (this.queuedBytes >= BATCH_BYTES) this.start();
+    while (this.queuedBytes >= MAX_QUEUED_BYTES && this.writing) await this.writing;
+    if (this.failure) throw this.failure;
+  }
+
+  /** Writes everything queued; rejects with the first write error. */
+  async flush(): Promise<void> {
+    while (!this.failure && (this.writing || this.queuedBytes > 0)) {
+      this.start();
+      await this.writing;
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private start(): void {
+    if (this.writing || this.queuedBytes === 0 || this.failure) return;
+    const batch = this.queued;
+    this.queued = [];
+    this.queuedBytes = 0;
+    this.writing = writeAll(this.handle, batch).then(
+      () => {
+        this.writing = undefined;
+        if (this.queuedBytes >= BATCH_BYTES) this.start();
+      },
+      (err: unknown) => {
+        this.failure = err;
+        this.writing = undefined;
+        this.queued = [];
+        this.queuedBytes = 0;
+      },
+    );
+  }
+}
+
+/** writev, then plain writes for whatever a short write left (a full disk answers that way first). */
+async function writeAll(handle: FileHandle, buffers: Buffer[]): Promise<void> {
+  const total = buffers.reduce((n, b) => n + b.length, 0);
+  const { bytesWritten } = await handle.writev(buffers);
+  let rest = bytesWritten < total ? Buffer.concat(buffers).subarray(bytesWritten) : undefined;
+  while (rest && rest.length > 0) {
+    const { bytesWritten: n } = await handle.write(rest);
+    if (n === 0) throw Object.assign(new Error('no space left on device (short write)'), { code: 'ENOSPC' });
+    rest = rest.subarray(n);
+  }
+}
