@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { Pullthrough, REPO_ROOT } from '../test/e2e/harness/pullthrough.js';
 import { makeTempDir } from '../test/e2e/harness/tmp.js';
+import { intFromEnv } from './lib/config.js';
 import { mib, num } from './lib/format.js';
 import { adopt, disposeAll, disposeOnSignals, release, tempDirResource, withDeadline, type Disposable } from './lib/lifetime.js';
 import { describeMachine, type Machine } from './lib/machine.js';
@@ -38,13 +39,6 @@ const REPOSITORY = 'library/bench-s3';
 const TRANSFER_TIMEOUT_MS = 150_000;
 const TOTAL_BUDGET_MS = 300_000;
 
-function intFromEnv(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
-  return value;
-}
 
 /** The knobs; the defaults are what the published numbers use (pullthrough's own S3 defaults). */
 const config = {

@@ -1,6 +1,7 @@
 import { MiB } from '../../test/e2e/harness/images.js';
 
-function intFromEnv(name: string, fallback: number): number {
+/** A positive integer knob from the environment, or the fallback. */
+export function intFromEnv(name: string, fallback: number): number {
   const raw = process.env[name];
   if (raw === undefined || raw === '') return fallback;
   const value = Number(raw);
