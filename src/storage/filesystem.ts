@@ -76,8 +76,9 @@ export class FilesystemDriver implements StorageDriver {
       if (isMissing(err)) throw new NotFoundError(key);
       throw err;
     }
-    // Opening first means a missing key rejects here instead of erroring mid-response.
-    return createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: 256 * 1024 });
+    // Opening first means a missing key rejects here instead of erroring mid-response. 512 KiB
+    // reads halve the thread-pool round trips of the default without much memory per client.
+    return createReadStream('', { fd: handle, start: range?.start, end: range?.end, highWaterMark: 512 * 1024 });
   }
 
   async writer(key: string): Promise<StorageWriter> {
