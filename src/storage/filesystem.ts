@@ -102,8 +102,7 @@ export class FilesystemDriver implements StorageDriver {
     return {
       write: (chunk) => appender.write(chunk),
       commit: async () => {
-        await appender.flush();
-        await handle.sync();
+        await appender.flushAndSync();
         await close();
         await mkdir(dirname(target), { recursive: true });
         await rename(temp, target);
