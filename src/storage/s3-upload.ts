@@ -70,8 +70,8 @@ export class MultipartWriter implements StorageWriter {
         throw this.failure;
       }
       const take = Math.min(chunk.byteLength - offset, this.partSize - this.buffered);
-      // A copy: the caller may reuse its buffer once write() resolves.
-      this.chunks.push(Buffer.from(chunk.subarray(offset, offset + take)));
+      // No copy: the contract hands the chunk over; the part's concat is the one copy made.
+      this.chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset + offset, take));
       this.buffered += take;
       offset += take;
       if (this.buffered === this.partSize) this.sendPart();
