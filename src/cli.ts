@@ -2,14 +2,13 @@
 import { parseArgs } from 'node:util';
 import { checkCommand } from './check.js';
 import { clientConfigCommand } from './client-config/command.js';
+import { CONFIG_OPTIONS, configFromFlags } from './command-config.js';
 import { gcCommand } from './gc/command.js';
 import { warmCommand } from './warm/command.js';
-import { ConfigError, loadConfig } from './config.js';
 import { createLogger } from './observability/logger.js';
 import { describeStorage } from './storage/open.js';
 import { startServer } from './server.js';
 import { VERSION } from './version.js';
-
 
 const USAGE = `pullthrough ${VERSION}: a pull-through mirror for Docker Hub and other OCI registries
 
@@ -32,22 +31,9 @@ and registry:2's REGISTRY_PROXY_REMOTEURL, REGISTRY_PROXY_USERNAME, REGISTRY_PRO
 async function serve(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: {
-      config: { type: 'string' },
-      listen: { type: 'string' },
-      'debug-listen': { type: 'string' },
-      storage: { type: 'string' },
-      upstream: { type: 'string' },
-      'log-level': { type: 'string' },
-    },
+    options: { ...CONFIG_OPTIONS, listen: { type: 'string' }, 'debug-listen': { type: 'string' } },
   });
-  const config = loadConfig(values.config, {
-    listen: values.listen,
-    debugListen: values['debug-listen'],
-    storage: values.storage,
-    upstream: values.upstream,
-    logLevel: values['log-level'],
-  });
+  const config = configFromFlags(values);
   const log = createLogger(config.log.level);
   const running = await startServer(config, log);
   log.info(
@@ -109,11 +95,8 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
+// Config errors, bad flags and failed starts alike: one line with the message, never a stack.
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof ConfigError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-    console.error(`pullthrough: ${(err as Error).message}`);
-  } else {
-    console.error(`pullthrough: ${err instanceof Error ? err.message : String(err)}`);
-  }
+  console.error(`pullthrough: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 });

@@ -14,12 +14,14 @@ export interface ConfigFlagValues {
   upstream?: string;
   'log-level'?: string;
   listen?: string;
+  'debug-listen'?: string;
 }
 
 /** The config file, overridden by the command's flags, then by the environment. */
 export function configFromFlags(values: ConfigFlagValues): Config {
   return loadConfig(values.config, {
     listen: values.listen,
+    debugListen: values['debug-listen'],
     storage: values.storage,
     upstream: values.upstream,
     logLevel: values['log-level'],

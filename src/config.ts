@@ -133,7 +133,7 @@ export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../config/default.yaml
 export function loadConfig(file: string | undefined, flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
   const path = file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   const raw = path ? readYaml(path) : {};
-  apply(raw, { listen: flags.listen, debugListen: flags.debugListen, storage: flags.storage, upstream: flags.upstream, logLevel: flags.logLevel });
+  apply(raw, flags);
   apply(raw, {
     listen: env.PULLTHROUGH_LISTEN,
     debugListen: env.PULLTHROUGH_DEBUG_LISTEN,

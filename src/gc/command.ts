@@ -22,7 +22,9 @@ export async function gcCommand(args: string[]): Promise<void> {
     console.log(GC_USAGE);
     return;
   }
-  const graceMs = durationSchema.parse(values.grace);
+  const grace = durationSchema.safeParse(values.grace);
+  if (!grace.success) throw new Error(`--grace: ${grace.error.issues[0]!.message}`);
+  const graceMs = grace.data;
   const storage = await openStorage(configFromFlags(values).storage, { sweepTemps: false });
   const dryRun = values['dry-run'];
   const report = await collectGarbage(storage, { dryRun, graceMs });
