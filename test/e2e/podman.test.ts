@@ -3,7 +3,7 @@
 // writes: every seeded image from each, then again with both upstreams stopped.
 import { join } from 'node:path';
 import { writeClientConfig } from './harness/client-config.js';
-import { Fleet, IMAGE_KINDS, REGISTRIES, type ImageKind, type RegistryName } from './harness/fleet.js';
+import { CACHED_REPOSITORIES, Fleet, IMAGE_KINDS, REGISTRIES, type ImageKind, type RegistryName } from './harness/fleet.js';
 import { PodmanStore } from './harness/podman.js';
 import { fetchCatalog } from './harness/registry-api.js';
 import { describeRequests, readRequestLog } from './harness/request-log.js';
@@ -62,7 +62,7 @@ describe('upstreams up', () => {
       expect(seen).toContainEqual(expect.stringMatching(new RegExp(`^GET /v2/ghcr\\.io/e2e/${kind}/manifests/1\\.0 200`)));
     }
     const catalog = await fetchCatalog(fleet.mirror.url);
-    expect(catalog).toEqual(expect.arrayContaining(IMAGE_KINDS.flatMap((kind) => [`e2e/${kind}`, `ghcr.io/e2e/${kind}`])));
+    expect(catalog).toEqual(expect.arrayContaining(CACHED_REPOSITORIES));
   });
 });
 

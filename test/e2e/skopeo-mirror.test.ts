@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { writeClientConfig } from './harness/client-config.js';
 import { readDirImage } from './harness/dir-layout.js';
-import { Fleet, IMAGE_KINDS, REGISTRIES, type ImageKind, type RegistryName } from './harness/fleet.js';
+import { CACHED_REPOSITORIES, Fleet, IMAGE_KINDS, REGISTRIES, type ImageKind, type RegistryName } from './harness/fleet.js';
 import { fetchCatalog } from './harness/registry-api.js';
 import { describeRequests, readRequestLog } from './harness/request-log.js';
 import { skopeoCopy } from './harness/skopeo.js';
@@ -61,7 +61,7 @@ describe('upstreams up', () => {
       expect(seen).toContainEqual(`GET /v2/ghcr.io/e2e/${kind}/manifests/1.0 200 miss`);
     }
     expect(await fetchCatalog(fleet.mirror.url)).toEqual(
-      expect.arrayContaining(IMAGE_KINDS.flatMap((kind) => [`e2e/${kind}`, `ghcr.io/e2e/${kind}`])),
+      expect.arrayContaining(CACHED_REPOSITORIES),
     );
   });
 });

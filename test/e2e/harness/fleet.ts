@@ -11,6 +11,9 @@ export type RegistryName = (typeof REGISTRIES)[number];
 
 /** The images seeded into every upstream. */
 export const IMAGE_KINDS = ['layers', 'multiarch', 'schema2', 'big'] as const;
+
+/** What `_catalog` lists once every image was pulled from both upstreams (ghcr.io's under its prefix). */
+export const CACHED_REPOSITORIES = IMAGE_KINDS.flatMap((kind) => [`e2e/${kind}`, `ghcr.io/e2e/${kind}`]);
 export type ImageKind = (typeof IMAGE_KINDS)[number];
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
