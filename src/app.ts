@@ -9,6 +9,7 @@ import { serveReadiness } from './api/health.js';
 import { listCatalog, listTags } from './api/listings.js';
 import { serveManifest } from './api/manifests.js';
 import { serveMetrics } from './api/metrics.js';
+import { serveStatus, serveStatusPage } from './api/status.js';
 import type { ClientAuth } from './auth/client-auth.js';
 import type { MirrorCache } from './cache/mirror.js';
 import { RegistryError } from './oci/errors.js';
@@ -17,6 +18,7 @@ import type { LogLimiter } from './observability/log-limiter.js';
 import type { Metrics } from './observability/metrics.js';
 import type { Readiness } from './observability/readiness.js';
 import { requestLog } from './observability/request-log.js';
+import type { StatusReporter } from './status/report.js';
 
 const READ_METHODS = new Set(['GET', 'HEAD']);
 /** Probes carry no credentials; everything else (/metrics too) needs them when `auth` is configured. */
@@ -32,6 +34,8 @@ export interface AppDeps {
   readiness: () => Promise<Readiness>;
   /** Client authentication; absent: the mirror is open (private networks). */
   auth?: ClientAuth;
+  /** What GET / and /status.json show. */
+  status: StatusReporter;
 }
 
 /**
@@ -93,8 +97,11 @@ async function dispatch(ctx: ApiContext, endpoint: Endpoint, mirror: MirrorCache
       return;
     case 'catalog':
       return listCatalog(ctx, mirror);
-    case 'manifest':
-      return serveManifest(ctx, mirror, endpoint.name, endpoint.reference);
+    case 'manifest': {
+      const upstream = await serveManifest(ctx, mirror, endpoint.name, endpoint.reference);
+      if (ctx.method === 'GET') deps.metrics.observeManifestPull(upstream, ctx.state.cache);
+      return;
+    }
     case 'blob':
       return serveBlob(ctx, mirror, endpoint.name, endpoint.digest);
     case 'tags':
@@ -106,6 +113,10 @@ async function dispatch(ctx: ApiContext, endpoint: Endpoint, mirror: MirrorCache
       return serveReadiness(ctx, deps.readiness);
     case 'metrics':
       return serveMetrics(ctx, deps.metrics);
+    case 'status':
+      return serveStatus(ctx, deps.status);
+    case 'status-page':
+      return serveStatusPage(ctx);
     case 'upload':
       throw new RegistryError('UNSUPPORTED', 'this registry is a read-only pull-through mirror');
   }

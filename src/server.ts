@@ -8,9 +8,11 @@ import type { Config } from './config.js';
 import { createListener, listenOn } from './listen.js';
 import { LogLimiter, rateLimited } from './observability/log-limiter.js';
 import { Metrics } from './observability/metrics.js';
+import { RecentErrors } from './observability/recent-errors.js';
 import { coalesced, runChecks, storageCheck, upstreamCheck } from './observability/readiness.js';
 import type { StorageDriver } from './storage/driver.js';
 import { describeStorage, openStorage } from './storage/open.js';
+import { StatusReporter } from './status/report.js';
 import { countStoredBlobs } from './storage/usage.js';
 import { UpstreamRouter } from './upstream/routing.js';
 
@@ -41,14 +43,17 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   const auth = config.auth ? ClientAuth.load(config.auth) : undefined;
   if (auth && !config.tls) log.warn('auth is on without tls: passwords and tokens cross the network in clear text unless a TLS proxy fronts the mirror');
   const metrics = new Metrics({ processMetrics: true });
-  const limiter = new LogLimiter(log, { windowMs: config.log.repeatWindow });
+  const errors = new RecentErrors();
+  const limiter = new LogLimiter(log, { windowMs: config.log.repeatWindow, recent: errors });
   const storage = await openStorage(config.storage, { metrics, wrap: options.wrapStorage });
   const router = new UpstreamRouter(config.upstreams, metrics);
   // The cache logs through the limiter: its stale-serving warnings repeat while an upstream is down.
   const mirror = await MirrorCache.open(storage, router, rateLimited(log, limiter), config.cache, options.now);
   const stopCounting = seedStoredBlobs(mirror, storage, metrics, log);
   const checks = [storageCheck(storage, describeStorage(config.storage)), ...router.upstreams.map(upstreamCheck)];
-  const deps: AppDeps = { log, limiter, metrics, readiness: coalesced(() => runChecks(checks)), auth };
+  const readiness = coalesced(() => runChecks(checks));
+  const status = new StatusReporter({ mirror, metrics, readiness, errors, storageTarget: describeStorage(config.storage), startedAt: new Date() });
+  const deps: AppDeps = { log, limiter, metrics, readiness, auth, status };
   // Slowloris bound: headers must arrive within headersTimeout. No overall request timeout: a
   // multi-GB blob download to a slow client legitimately takes long.
   const server = createListener(createApp(mirror, deps).callback(), config.tls, config.headersTimeout);

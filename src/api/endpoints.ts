@@ -12,7 +12,9 @@ export type Endpoint =
   | { kind: 'upload'; name: string }
   | { kind: 'healthz' }
   | { kind: 'readyz' }
-  | { kind: 'metrics' };
+  | { kind: 'metrics' }
+  | { kind: 'status-page' }
+  | { kind: 'status' };
 
 // Names may have many components; a reference never contains '/', so the last match wins.
 const ROUTES: [RegExp, (m: RegExpExecArray) => Endpoint][] = [
@@ -25,6 +27,8 @@ const ROUTES: [RegExp, (m: RegExpExecArray) => Endpoint][] = [
   [/^\/healthz$/, () => ({ kind: 'healthz' })],
   [/^\/readyz$/, () => ({ kind: 'readyz' })],
   [/^\/metrics$/, () => ({ kind: 'metrics' })],
+  [/^\/$/, () => ({ kind: 'status-page' })],
+  [/^\/status\.json$/, () => ({ kind: 'status' })],
 ];
 
 export function matchEndpoint(path: string): Endpoint {

@@ -4,7 +4,7 @@ import type { StorageDriver } from '../storage/driver.js';
 import type { UpstreamRouter } from '../upstream/routing.js';
 import { PullThroughBlobs } from './blobs.js';
 import { Catalog } from './catalog.js';
-import { Evictor } from './eviction.js';
+import { Evictor, type EvictionLimits } from './eviction.js';
 import { resolveLimits } from './limits.js';
 import { ManifestStore } from './manifest-store.js';
 import { PullThroughManifests } from './manifests.js';
@@ -22,6 +22,7 @@ interface MirrorParts {
   now: () => number;
   usage?: UsageIndex;
   evictor?: Evictor;
+  limits?: EvictionLimits;
   limitsDescription?: string;
 }
 
@@ -35,6 +36,8 @@ export class MirrorCache {
   readonly router: UpstreamRouter;
   readonly usage?: UsageIndex;
   readonly evictor?: Evictor;
+  /** The limits eviction keeps to (maxSize resolved); undefined: unbounded. */
+  readonly limits?: EvictionLimits;
   /** One line for the startup log. */
   readonly limitsDescription: string;
   private readonly log: Logger;
@@ -46,6 +49,7 @@ export class MirrorCache {
     this.log = parts.log;
     this.usage = parts.usage;
     this.evictor = parts.evictor;
+    this.limits = parts.limits;
     this.limitsDescription = parts.limitsDescription ?? 'unbounded';
     this.manifests = new PullThroughManifests(parts.store, parts.log, parts.usage, parts.now);
     this.blobs = new PullThroughBlobs(parts.storage, parts.log, parts.usage);
@@ -77,7 +81,7 @@ export class MirrorCache {
     const evictor = new Evictor(storage, store, usage!, limits, log, now);
     usage!.onGrow = () => evictor.check();
     evictor.check();
-    return new MirrorCache({ storage, router, log, store, now, usage, evictor, limitsDescription: limits.description });
+    return new MirrorCache({ storage, router, log, store, now, usage, evictor, limits, limitsDescription: limits.description });
   }
 
   /** Stops background work and saves access times. */

@@ -5,3 +5,6 @@
  * older than its TTL, confirmed unchanged by a HEAD), upstream (answered from upstream, not cached).
  */
 export type CacheStatus = 'hit' | 'miss' | 'coalesced' | 'stale' | 'revalidated' | 'upstream';
+
+/** Outcomes whose bytes came from storage, and which cost the upstream no GET: a pull saved. */
+export const SERVED_FROM_CACHE: ReadonlySet<CacheStatus | undefined> = new Set<CacheStatus>(['hit', 'stale', 'revalidated', 'coalesced']);

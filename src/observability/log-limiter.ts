@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { RecentErrors } from './recent-errors.js';
 
 type Level = 'info' | 'warn' | 'error';
 
@@ -15,6 +16,8 @@ export interface LogLimiterOptions {
   windowMs?: number;
   /** Distinct keys tracked at once; beyond it new lines are only counted, so a scanner cannot flood either. */
   maxKeys?: number;
+  /** Also keeps every distinct line (whatever the log level) for the status page. */
+  recent?: RecentErrors;
 }
 
 /**
@@ -29,6 +32,7 @@ export class LogLimiter {
   private readonly timer: NodeJS.Timeout;
   private readonly windowMs: number;
   private readonly maxKeys: number;
+  private readonly recent?: RecentErrors;
 
   constructor(
     private readonly log: Logger,
@@ -36,6 +40,7 @@ export class LogLimiter {
   ) {
     this.windowMs = options.windowMs ?? 60_000;
     this.maxKeys = options.maxKeys ?? 1000;
+    this.recent = options.recent;
     this.timer = setInterval(() => this.flush(), this.windowMs);
     this.timer.unref();
   }
@@ -50,6 +55,7 @@ export class LogLimiter {
   }
 
   write(level: Level, key: string, line: object, msg: string): void {
+    this.recent?.record(level, key, line, msg);
     if (!this.log.isLevelEnabled(level)) return;
     const seen = this.seen.get(key);
     if (seen) {

@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CacheStatus } from '../cache/status.js';
+import { SERVED_FROM_CACHE, type CacheStatus } from '../cache/status.js';
 import type { RateLimit } from '../upstream/rate-limit.js';
 import { VERSION } from '../version.js';
+import { RecentTraffic } from './recent-traffic.js';
 
 /** What the upstream client was asked for: `/v2/` checks, tokens, and the three resources. */
 export type UpstreamKind = 'ping' | 'token' | 'manifest' | 'blob' | 'tags';
@@ -18,7 +19,6 @@ export interface RequestOutcome {
   cache?: CacheStatus;
 }
 
-const SERVED_FROM_CACHE = new Set<CacheStatus | undefined>(['hit', 'stale', 'revalidated', 'coalesced']);
 const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300];
 
 /**
@@ -28,6 +28,12 @@ const SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
  */
 export class Metrics {
   readonly registry = new Registry();
+  /** The last hour of the same traffic, for the status page. */
+  readonly recent: RecentTraffic;
+  /** The last rate limit each upstream sent (the gauges' values, readable without a scrape). */
+  readonly rateLimits = new Map<string, RateLimit>();
+  /** The stored-blob gauges' values. */
+  readonly stored = { objects: 0, bytes: 0 };
 
   private readonly httpRequests = this.counter('pullthrough_http_requests_total', 'Client requests by endpoint family, method and status.', ['route', 'method', 'status']);
   private readonly httpBytes = this.counter('pullthrough_http_response_bytes_total', 'Response body bytes sent to clients, by endpoint family.', ['route']);
@@ -66,6 +72,11 @@ export class Metrics {
   private readonly rateLimitRemaining = this.gauge('pullthrough_upstream_ratelimit_remaining', 'The last ratelimit-remaining an upstream sent: alert on this before the upstream answers 429.', ['upstream']);
   private readonly rateLimitWindow = this.gauge('pullthrough_upstream_ratelimit_window_seconds', 'The window of the last rate limit an upstream sent (w=…).', ['upstream']);
   private readonly rateLimited = this.counter('pullthrough_upstream_rate_limited_total', '429 Too Many Requests answers received from upstreams.', ['upstream']);
+  private readonly pullsSaved = this.counter(
+    'pullthrough_upstream_pulls_saved_total',
+    'Manifest GETs answered from the cache (hit, revalidated by a HEAD, stale, coalesced): pulls the upstream did not count.',
+    ['upstream'],
+  );
   private readonly storageObjects = this.gauge(
     'pullthrough_storage_objects',
     'Objects under blobs/ (layers, configs, manifests): counted by a walk at start, then kept on each commit and delete.',
@@ -81,7 +92,9 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  /** `now`: the clock of the last-hour window (tests move it). */
+  constructor(options: { processMetrics?: boolean; now?: () => number } = {}) {
+    this.recent = new RecentTraffic(options.now);
     this.gauge('pullthrough_build_info', 'Always 1; the version is in the label.', ['version']).set({ version: VERSION }, 1);
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
   }
@@ -97,25 +110,39 @@ export class Metrics {
     if (o.bytes > 0) this.httpBytes.inc({ route: o.route }, o.bytes);
     if (o.cache === undefined || (o.route !== 'manifest' && o.route !== 'blob' && o.route !== 'tags')) return;
     this.cacheRequests.inc({ kind: o.route, result: o.cache });
-    if (o.bytes > 0 && o.route !== 'tags') {
-      this.servedBytes.inc({ kind: o.route, source: SERVED_FROM_CACHE.has(o.cache) ? 'cache' : 'upstream' }, o.bytes);
-    }
+    if (o.route === 'tags') return;
+    const source = SERVED_FROM_CACHE.has(o.cache) ? 'cache' : 'upstream';
+    if (o.bytes > 0) this.servedBytes.inc({ kind: o.route, source }, o.bytes);
+    this.recent.request(o.route as 'manifest' | 'blob', o.cache, source, o.bytes);
+  }
+
+  /** A manifest GET was answered (HEADs are free on Docker Hub, so they save nothing). */
+  observeManifestPull(upstream: string, cache: CacheStatus | undefined): void {
+    if (!SERVED_FROM_CACHE.has(cache)) return;
+    this.pullsSaved.inc({ upstream });
+    this.recent.pullSaved(upstream);
   }
 
   observeUpstream(upstream: string, kind: UpstreamKind, method: string, status: number | 'error', seconds: number): void {
     this.upstreamRequests.inc({ upstream, kind, method, status: String(status) });
     if (status !== 'error') this.upstreamSeconds.observe({ upstream, kind }, seconds);
-    if (status === 429) this.rateLimited.inc({ upstream });
+    if (status === 429) {
+      this.rateLimited.inc({ upstream });
+      this.recent.upstreamRateLimited(upstream);
+    }
+    if (kind === 'manifest' && method === 'GET' && status === 200) this.recent.upstreamManifestGet(upstream);
   }
 
   observeRateLimit(upstream: string, limit: RateLimit): void {
     if (limit.limit !== undefined) this.rateLimitLimit.set({ upstream }, limit.limit);
     if (limit.remaining !== undefined) this.rateLimitRemaining.set({ upstream }, limit.remaining);
     if (limit.windowSeconds !== undefined) this.rateLimitWindow.set({ upstream }, limit.windowSeconds);
+    this.rateLimits.set(upstream, { ...this.rateLimits.get(upstream), ...limit });
   }
 
   upstreamBytes(upstream: string, kind: 'manifest' | 'blob', bytes: number): void {
     this.upstreamBytesTotal.inc({ upstream, kind }, bytes);
+    this.recent.upstreamBytes(upstream, bytes);
   }
 
   /** Marks an upstream fetch as running; call the returned function once when it settles. */
@@ -137,6 +164,8 @@ export class Metrics {
   storedBlobs(objects: number, bytes: number): void {
     this.storageObjects.inc(objects);
     this.storageBytes.inc(bytes);
+    this.stored.objects += objects;
+    this.stored.bytes += bytes;
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {
