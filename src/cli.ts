@@ -14,7 +14,7 @@ const USAGE = `pullthrough ${VERSION}: a pull-through mirror for Docker Hub and 
 
 usage: pullthrough serve [--config FILE] [--listen HOST:PORT] [--debug-listen HOST:PORT] [--storage DIR] [--upstream URL] [--log-level LEVEL]
        pullthrough check [--config FILE] [--storage DIR] [--upstream URL] [--json] [--strict]
-       pullthrough client-config docker|podman|containerd|microk8s --mirror URL [--upstream NAME]… [--insecure]
+       pullthrough client-config docker|podman|containerd|microk8s|k3s|kind --mirror URL [--upstream NAME]… [--insecure]
        pullthrough gc [--dry-run] [--grace 1h] [--config FILE] [--storage DIR]
        pullthrough warm IMAGE… [--from FILE] [--platform linux/amd64,…|--all-platforms] [--concurrency N]
 
