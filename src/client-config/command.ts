@@ -10,13 +10,13 @@ import {
   writeClientFiles,
 } from './index.js';
 
-export const CLIENT_CONFIG_USAGE = `usage: pullthrough client-config docker|podman|containerd|microk8s --mirror URL [--upstream NAME]… [--insecure]
+export const CLIENT_CONFIG_USAGE = `usage: pullthrough client-config docker|podman|containerd|microk8s|k3s|kind --mirror URL [--upstream NAME]… [--insecure]
 
   --mirror URL         the mirror as clients reach it, e.g. http://mirror.internal:5000
   --upstream NAME      a registry to pull through the mirror (repeatable; default docker.io)
   --insecure           skip TLS verification (plain-http mirrors are marked insecure for docker and podman anyway)
-  --no-override-path   containerd/microk8s: [host."<mirror>"], letting containerd add /v2, instead of [host."<mirror>/v2"] + override_path
-  --write DIR          write the files under DIR (DIR/etc/...) instead of printing them; --force replaces existing ones`;
+  --no-override-path   containerd/microk8s/kind: [host."<mirror>"], letting containerd add /v2, instead of [host."<mirror>/v2"] + override_path
+  --write DIR          write the files under DIR (DIR/etc/..., for kind DIR/kind-cluster.yaml and DIR/certs.d/) instead of printing them; --force replaces existing ones`;
 
 /** `pullthrough client-config <client> …`: prints (or writes) the files that client needs. */
 export async function clientConfigCommand(args: readonly string[], out: (text: string) => void = (t) => process.stdout.write(t)): Promise<void> {

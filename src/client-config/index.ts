@@ -3,6 +3,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { containerdConfig } from './containerd.js';
 import { dockerConfig } from './docker.js';
+import { k3sConfig } from './k3s.js';
+import { kindConfig } from './kind.js';
 import { microk8sConfig } from './microk8s.js';
 import { ClientConfigError, type ClientConfig, type ClientConfigOptions } from './mirror.js';
 import { podmanConfig } from './podman.js';
@@ -15,6 +17,8 @@ const GENERATORS = {
   podman: podmanConfig,
   containerd: containerdConfig,
   microk8s: microk8sConfig,
+  k3s: k3sConfig,
+  kind: kindConfig,
 } satisfies Record<string, (options: ClientConfigOptions) => ClientConfig>;
 
 export type ClientName = keyof typeof GENERATORS;
@@ -40,7 +44,8 @@ export function renderClientConfig(config: ClientConfig): string {
 }
 
 /**
- * Writes each file under `root` at its own path (`root` + `/etc/containerd/...`, as DESTDIR does),
+ * Writes each file under `root` at its own path (`root` + `/etc/containerd/...`, as DESTDIR does;
+ * kind's relative paths land directly under `root`),
  * creating directories. Refuses to replace an existing file unless `force`: daemon.json in
  * particular usually holds other settings. Returns the paths written.
  */

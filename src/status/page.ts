@@ -13,15 +13,21 @@ body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", "DejaVu Sans", sans
 header { display: flex; align-items: baseline; gap: 12px; padding: 14px 24px; background: #fff; border-bottom: 1px solid var(--line); }
 header h1 { font-size: 18px; margin: 0; }
 header .meta { color: var(--muted); margin-left: auto; }
-main { padding: 16px 24px; display: grid; gap: 16px; max-width: 1200px; }
+main { padding: 16px 24px; display: grid; gap: 16px; max-width: 1280px; margin: 0 auto; }
 .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(240px, 1fr)); gap: 12px; }
 .card, section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; }
 .card h2, section h2 { font-size: 13px; font-weight: 600; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; margin: 0 0 6px; }
-.big { font-size: 28px; font-weight: 600; }
+.big { font-size: 26px; font-weight: 600; white-space: nowrap; }
+.big small { font-size: 14px; font-weight: 400; color: var(--muted); }
 .sub { color: var(--muted); }
 .bar { height: 8px; background: #eaeef2; border-radius: 4px; overflow: hidden; margin: 8px 0 4px; display: flex; }
 .bar span { display: block; height: 100%; background: var(--bar); }
 .bar span.up { background: var(--up); }
+.legend { display: flex; gap: 0 12px; flex-wrap: wrap; color: var(--muted); }
+.legend i { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 4px; background: var(--bar); }
+.legend i.up { background: var(--up); }
+.tag { color: var(--muted); font-size: 12px; }
+#reason { color: var(--muted); }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid #eaeef2; vertical-align: top; }
 th { font-weight: 600; color: var(--muted); font-size: 12px; }
@@ -46,6 +52,7 @@ function bytes(n) {
 function ago(iso) {
   if (!iso) return '–';
   const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  if (s < 10) return 'just now';
   if (s < 60) return s + ' s ago';
   if (s < 3600) return Math.round(s / 60) + ' min ago';
   if (s < 86400) return Math.round(s / 3600) + ' h ago';
@@ -94,32 +101,40 @@ const CACHED = ['hit', 'stale', 'revalidated', 'coalesced'];
 function render(s) {
   $('version').textContent = 'v' + s.version;
   const st = $('state'); st.replaceChildren(badge(s.readiness.status, s.readiness.status));
+  const failed = s.readiness.checks.filter((c) => !c.ok).map((c) => c.name);
+  $('reason').textContent = failed.length ? 'failing: ' + failed.join(', ') : '';
   $('generated').textContent = 'updated ' + new Date(s.generatedAt).toLocaleTimeString() + ' · up since ' + new Date(s.startedAt).toLocaleString();
 
   const t = s.traffic;
   const all = sum(t.requests.manifest) + sum(t.requests.blob);
   const cached = CACHED.reduce((n, r) => n + (t.requests.manifest[r] || 0) + (t.requests.blob[r] || 0), 0);
   $('hit-ratio').textContent = t.hitRatio == null ? '–' : (t.hitRatio * 100).toFixed(1) + ' %';
-  $('hit-detail').textContent = cached + ' of ' + all + ' manifest and blob requests from cache, last ' + t.minutes + ' min';
+  bar('hit-bar', all === 0 ? [] : [[cached / all, '']]);
+  $('hit-detail').textContent = cached + ' of ' + all + ' manifest and blob requests from cache';
 
   const served = t.servedBytes.cache + t.servedBytes.upstream;
   $('bytes-cache').textContent = bytes(t.servedBytes.cache);
   bar('bytes-bar', served === 0 ? [] : [[t.servedBytes.cache / served, ''], [t.servedBytes.upstream / served, 'up']]);
-  $('bytes-detail').textContent = 'served from cache; ' + bytes(t.servedBytes.upstream) + ' served while fetching, ' + bytes(t.upstreamBytes) + ' fetched upstream';
+  $('bytes-served-cache').textContent = bytes(t.servedBytes.cache) + ' from cache';
+  $('bytes-served-upstream').textContent = bytes(t.servedBytes.upstream) + ' streamed from upstream';
+  $('bytes-detail').textContent = bytes(t.upstreamBytes) + ' fetched upstream';
 
   const g = s.storage;
-  $('storage-used').textContent = bytes(g.usedBytes) + (g.maxBytes != null ? ' of ' + bytes(g.maxBytes) : '');
+  $('storage-used').textContent = bytes(g.usedBytes);
+  $('storage-max').textContent = g.maxBytes != null ? ' of ' + bytes(g.maxBytes) + ' (' + (100 * g.usedBytes / g.maxBytes).toFixed(1) + ' %)' : ' no maxSize';
   bar('storage-bar', g.maxBytes ? [[g.usedBytes / g.maxBytes, '']] : []);
-  $('storage-detail').textContent = g.objects + ' objects · ' + (g.maxBytes == null ? 'no maxSize · ' : '') + (g.freeBytes != null ? bytes(g.freeBytes) + ' free of ' + bytes(g.totalBytes) + ' on disk' : 'no disk limit (object store)');
+  $('storage-detail').textContent = g.objects + ' objects · ' + (g.freeBytes != null ? bytes(g.freeBytes) + ' free of ' + bytes(g.totalBytes) + ' on disk' : 'no disk limit (object store)');
   $('storage-target').textContent = g.target;
 
   const saved = s.upstreams.reduce((n, u) => n + u.lastHour.pullsSaved, 0);
   const made = s.upstreams.reduce((n, u) => n + u.lastHour.pullsMade, 0);
   $('pulls-saved').textContent = String(saved);
-  $('pulls-detail').textContent = 'manifest GETs answered from cache; ' + made + ' sent upstream, last ' + t.minutes + ' min';
+  bar('pulls-bar', saved + made === 0 ? [] : [[saved / (saved + made), ''], [made / (saved + made), 'up']]);
+  $('pulls-detail').textContent = 'manifest GETs answered from cache; ' + made + ' sent upstream';
+  for (const e of document.querySelectorAll('.window')) e.textContent = 'last ' + t.minutes + ' min';
 
   table('upstreams', ['Upstream', 'URL', 'Reachable', '#Rate limit left', 'Window', '#Pulls saved', '#Pulls made', '#429s', 'Error'], s.upstreams.map((u) => [
-    u.name + (u.default ? ' (default)' : ''), u.url,
+    u.default ? (() => { const n = el('span', u.name); n.append(el('span', ' default', 'tag')); return n; })() : u.name, u.url,
     badge(u.reachable ? 'yes' : 'no', u.reachable ? 'ok' : 'down'),
     u.rateLimit && u.rateLimit.remaining != null ? u.rateLimit.remaining + (u.rateLimit.limit != null ? ' / ' + u.rateLimit.limit : '') : 'not sent',
     u.rateLimit ? duration(u.rateLimit.windowSeconds) : '',
@@ -132,7 +147,7 @@ function render(s) {
   ]), 'no checks');
 
   const c = s.cache;
-  const perUpstream = Object.entries(c.upstreams).map(([name, u]) => name + ': ' + u.repositories + ' (' + bytes(u.bytes) + ')').join(' · ');
+  const perUpstream = Object.entries(c.upstreams).filter(([, u]) => u.repositories > 0).map(([name, u]) => name + ': ' + u.repositories + ' (' + bytes(u.bytes) + ')').join(' · ');
   $('cache-summary').textContent = c.error ? 'cannot list: ' + c.error : c.repositories + ' repositories' + (perUpstream ? ' — ' + perUpstream : '') + (c.listed.length < c.repositories ? ' — the ' + c.listed.length + ' most recent shown' : '');
   table('repositories', ['Upstream', 'Repository', 'Tags', '#Manifests', '#Size', '#Last pulled'], c.listed.map((r) => [
     r.upstream, r.name, r.tags.join(', '), r.manifests, bytes(r.bytes), ago(r.lastPulled),
@@ -160,13 +175,14 @@ refresh();
 setInterval(refresh, 10000);
 `;
 
-const BODY = `<header><h1>pullthrough</h1><span id="version" class="sub"></span><span id="state"></span><span id="problem" class="err"></span><span id="generated" class="meta"></span></header>
+const BODY = `<header><h1>pullthrough</h1><span id="version" class="sub"></span><span id="state"></span><span id="reason"></span><span id="problem" class="err"></span><span id="generated" class="meta"></span></header>
 <main>
 <div class="cards">
-  <div class="card"><h2>Hit ratio</h2><div id="hit-ratio" class="big">–</div><div id="hit-detail" class="sub"></div></div>
-  <div class="card"><h2>Bytes served</h2><div id="bytes-cache" class="big">–</div><div id="bytes-bar" class="bar"></div><div id="bytes-detail" class="sub"></div></div>
-  <div class="card"><h2>Storage</h2><div id="storage-used" class="big">–</div><div id="storage-bar" class="bar"></div><div id="storage-detail" class="sub"></div><div id="storage-target" class="sub"></div></div>
-  <div class="card"><h2>Pulls saved</h2><div id="pulls-saved" class="big">–</div><div id="pulls-detail" class="sub"></div></div>
+  <div class="card"><h2>Hit ratio · <span class="window"></span></h2><div id="hit-ratio" class="big">–</div><div id="hit-bar" class="bar"></div><div id="hit-detail" class="sub"></div></div>
+  <div class="card"><h2>Bytes served · <span class="window"></span></h2><div id="bytes-cache" class="big">–</div><div id="bytes-bar" class="bar"></div>
+    <div class="legend"><span><i></i><span id="bytes-served-cache"></span></span><span><i class="up"></i><span id="bytes-served-upstream"></span></span></div><div id="bytes-detail" class="sub"></div></div>
+  <div class="card"><h2>Storage</h2><div class="big"><span id="storage-used">–</span><small id="storage-max"></small></div><div id="storage-bar" class="bar"></div><div id="storage-detail" class="sub"></div><div id="storage-target" class="sub"></div></div>
+  <div class="card"><h2>Pulls saved · <span class="window"></span></h2><div id="pulls-saved" class="big">–</div><div id="pulls-bar" class="bar"></div><div id="pulls-detail" class="sub"></div></div>
 </div>
 <section><h2>Upstreams</h2><table id="upstreams"></table></section>
 <section><h2>Readiness checks (/readyz)</h2><table id="checks"></table></section>

@@ -23,7 +23,7 @@ export interface StatusReport {
     repositories: number;
     /** Why the repositories could not be listed (storage failing); the rest of the report stands. */
     error?: string;
-    /** Per upstream: how many repositories and their bytes. */
+    /** Per upstream, in the configured order: how many repositories and their bytes. */
     upstreams: Record<string, { repositories: number; bytes: number }>;
     /** The most recently pulled first, at most 200. */
     listed: RepositorySummary[];
@@ -100,7 +100,7 @@ export class StatusReporter {
       cache: {
         repositories: repositories.length,
         ...(inventory.error ? { error: inventory.error } : {}),
-        upstreams: perUpstream(repositories), listed: repositories.slice(0, MAX_LISTED),
+        upstreams: perUpstream(repositories, mirror.router.upstreams.map((u) => u.name)), listed: repositories.slice(0, MAX_LISTED),
       },
       traffic: {
         minutes: traffic.minutes,
@@ -160,8 +160,10 @@ function hitRatio(traffic: TrafficWindow): number | null {
   return all === 0 ? null : cached / all;
 }
 
-function perUpstream(repositories: RepositorySummary[]): Record<string, { repositories: number; bytes: number }> {
+/** In the configured order, every upstream included; a folder left by an upstream no longer configured comes last. */
+function perUpstream(repositories: RepositorySummary[], configured: string[]): Record<string, { repositories: number; bytes: number }> {
   const out: Record<string, { repositories: number; bytes: number }> = {};
+  for (const name of configured) out[name] = { repositories: 0, bytes: 0 };
   for (const r of repositories) {
     const u = (out[r.upstream] ??= { repositories: 0, bytes: 0 });
     u.repositories += 1;

@@ -48,14 +48,20 @@ test('--write creates nothing when one of several files is in the way', async ()
 });
 
 test.each([
-  [[], /needs a client, one of docker, podman, containerd, microk8s \(got none\)/],
-  [['dockr', '--mirror', 'http://m'], /one of docker, podman, containerd, microk8s \(got "dockr"\)/],
+  [[], /needs a client, one of docker, podman, containerd, microk8s, k3s, kind \(got none\)/],
+  [['dockr', '--mirror', 'http://m'], /one of docker, podman, containerd, microk8s, k3s, kind \(got "dockr"\)/],
   [['docker'], /needs --mirror URL/],
   [['docker', '--mirror', 'm:5000'], /--mirror must be an http:\/\/ or https:\/\/ URL/],
   [['docker', 'podman', '--mirror', 'http://m'], /takes one client/],
   [['podman', '--mirror', 'http://m', '--upstream', 'https://ghcr.io'], /--upstream must be a registry host name/],
 ])('%j fails: %s', async (args, message) => {
   await expect(run(...args)).rejects.toThrow(message);
+});
+
+test('kind --write puts kind-cluster.yaml and certs.d/ directly under DIR, where kind create cluster runs', async () => {
+  await run('kind', '--mirror', 'http://m:5000', '--upstream', 'docker.io', '--upstream', 'quay.io', '--write', dir);
+  expect(await readFile(join(dir, 'kind-cluster.yaml'), 'utf8')).toContain('hostPath: ./certs.d');
+  expect(await readFile(join(dir, 'certs.d/quay.io/hosts.toml'), 'utf8')).toContain('server = "https://quay.io"');
 });
 
 test('--help prints the usage', async () => {

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseToml } from 'smol-toml';
+import { parse as parseYaml } from 'yaml';
 import { CLIENT_NAMES, generateClientConfig, parseMirrorUrl, parseUpstreams, type ClientName } from '../../src/client-config/index.js';
 import { loadConfig } from '../../src/config.js';
 
@@ -32,7 +33,8 @@ describe.each(CLIENT_NAMES)('config/clients/%s', (client) => {
   const dir = join(EXAMPLES, client);
 
   test('holds exactly the files the generator writes', () => {
-    expect(filesUnder(dir)).toEqual(generated.files.map((file) => file.path).sort());
+    // kind's paths are relative to a directory of the user's choosing; the others are absolute.
+    expect(filesUnder(dir)).toEqual(generated.files.map((file) => (file.path.startsWith('/') ? file.path : `/${file.path}`)).sort());
   });
 
   test.each(generated.files.map((file) => [file.path, file.content]))('%s matches the generator byte for byte', (path, content) => {
@@ -59,9 +61,32 @@ describe('the examples parse, with the keys each client needs', () => {
     });
   });
 
+  test('k3s registries.yaml: a mirrors entry per upstream, each with the mirror as its endpoint', () => {
+    expect(parseYaml(read('k3s/etc/rancher/k3s/registries.yaml'))).toEqual({
+      mirrors: {
+        'docker.io': { endpoint: ['http://mirror.internal:5000'] },
+        'ghcr.io': { endpoint: ['http://mirror.internal:5000'] },
+      },
+    });
+  });
+
+  test('kind cluster: config_path patched into containerd, certs.d mounted there on every node', () => {
+    const cluster = parseYaml(read('kind/kind-cluster.yaml'));
+    expect(cluster).toMatchObject({ kind: 'Cluster', apiVersion: 'kind.x-k8s.io/v1alpha4' });
+    expect(cluster.containerdConfigPatches).toHaveLength(1);
+    expect(parseToml(cluster.containerdConfigPatches[0])).toEqual({
+      plugins: { 'io.containerd.grpc.v1.cri': { registry: { config_path: '/etc/containerd/certs.d' } } },
+    });
+    expect(cluster.nodes.map((n: { role: string }) => n.role)).toEqual(['control-plane', 'worker']);
+    for (const node of cluster.nodes) {
+      expect(node.extraMounts).toEqual([{ hostPath: './certs.d', containerPath: '/etc/containerd/certs.d', readOnly: true }]);
+    }
+  });
+
   test.each([
     ['containerd', 'etc/containerd/certs.d'],
     ['microk8s', 'var/snap/microk8s/current/args/certs.d'],
+    ['kind', 'certs.d'],
   ])('%s hosts.toml', (client, certsDir) => {
     for (const [registry, server] of [
       ['docker.io', 'https://registry-1.docker.io'],

@@ -1,4 +1,5 @@
 import { parse as parseToml } from 'smol-toml';
+import { parse as parseYaml } from 'yaml';
 import {
   ClientConfigError,
   generateClientConfig,
@@ -105,6 +106,52 @@ describe('podman', () => {
     ]);
     const insecure = parseToml(generateClientConfig('podman', options({ mirror: 'https://proxy.example.com', insecure: true })).files[0]!.content) as unknown as RegistriesConf;
     expect(insecure.registry.every((r) => r.mirror[0]!.insecure)).toBe(true);
+  });
+});
+
+describe('k3s', () => {
+  const registries = (o: ClientConfigOptions) => {
+    const { files } = generateClientConfig('k3s', o);
+    expect(files.map((f) => f.path)).toEqual(['/etc/rancher/k3s/registries.yaml']);
+    return parseYaml(files[0]!.content);
+  };
+
+  test('every upstream mirrors to the same endpoint, without rewrites: containerd sends ?ns=<registry>', () => {
+    expect(registries(options({ upstreams: ['docker.io', 'ghcr.io', 'registry.local:5000'] }))).toEqual({
+      mirrors: {
+        'docker.io': { endpoint: ['http://mirror.internal:5000'] },
+        'ghcr.io': { endpoint: ['http://mirror.internal:5000'] },
+        'registry.local:5000': { endpoint: ['http://mirror.internal:5000'] },
+      },
+    });
+  });
+
+  test('--insecure on an https mirror skips verification for the mirror host only', () => {
+    expect(registries(options({ mirror: 'https://mirror.example.com:8443', insecure: true }))).toEqual({
+      mirrors: { 'docker.io': { endpoint: ['https://mirror.example.com:8443'] }, 'ghcr.io': { endpoint: ['https://mirror.example.com:8443'] } },
+      configs: { 'mirror.example.com:8443': { tls: { insecure_skip_verify: true } } },
+    });
+    expect(registries(options({ mirror: 'https://mirror.example.com' })).configs).toBeUndefined();
+  });
+
+  test('without docker.io, a note says unqualified images are not mirrored', () => {
+    expect(generateClientConfig('k3s', options({ upstreams: ['ghcr.io'] })).notes.join('\n')).toMatch(/docker\.io, which is not mirrored/);
+  });
+});
+
+describe('kind', () => {
+  test('a cluster config patching config_path, and the hosts.toml files it mounts, relative to one directory', () => {
+    const { files } = generateClientConfig('kind', options({ upstreams: ['docker.io', 'registry.local:5000'] }));
+    expect(files.map((f) => f.path)).toEqual(['kind-cluster.yaml', 'certs.d/docker.io/hosts.toml', 'certs.d/registry.local:5000/hosts.toml']);
+    const cluster = parseYaml(files[0]!.content);
+    expect(parseToml(cluster.containerdConfigPatches[0])).toEqual({ plugins: { 'io.containerd.grpc.v1.cri': { registry: { config_path: '/etc/containerd/certs.d' } } } });
+    expect(cluster.nodes.flatMap((n: { extraMounts: unknown[] }) => n.extraMounts)).toEqual([
+      { hostPath: './certs.d', containerPath: '/etc/containerd/certs.d', readOnly: true },
+      { hostPath: './certs.d', containerPath: '/etc/containerd/certs.d', readOnly: true },
+    ]);
+    // The very files containerd's own generator writes, under the mounted directory.
+    const containerd = generateClientConfig('containerd', options({ upstreams: ['docker.io', 'registry.local:5000'] }));
+    expect(files.slice(1).map((f) => f.content)).toEqual(containerd.files.map((f) => f.content.replaceAll('client-config containerd', 'client-config kind')));
   });
 });
 

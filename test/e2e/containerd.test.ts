@@ -3,7 +3,11 @@
 // `pullthrough client-config containerd` in both URL forms containerd accepts: the mirror at
 // /v2 with override_path, and the bare mirror URL (containerd appends /v2). Either way
 // containerd adds ?ns=<registry>, the only thing telling the mirror which upstream to use.
+// `client-config kind` is a third form: the certs.d directory its cluster config mounts into
+// every node at containerd's config_path, pulled through here as the node's containerd would.
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { writeClientConfig } from './harness/client-config.js';
 import { Containerd } from './harness/containerd.js';
 import { CACHED_REPOSITORIES, Fleet, IMAGE_KINDS, REGISTRIES, type ImageKind, type RegistryName } from './harness/fleet.js';
@@ -12,10 +16,11 @@ import { describeRequests, readRequestLog } from './harness/request-log.js';
 
 const TIMEOUT_MS = 180_000;
 
-/** hosts.toml forms: the flags given to client-config, and what they write. */
+/** hosts.toml forms: the client-config client and flags, and where under --write its certs.d lands. */
 const FORMS = [
-  ['override-path', ['--insecure']], // [host."http://h:p/v2"] override_path = true, skip_verify = true
-  ['bare', ['--no-override-path']], // [host."http://h:p"]
+  ['override-path', 'containerd', ['--insecure'], 'etc/containerd/certs.d'], // [host."http://h:p/v2"] override_path = true, skip_verify = true
+  ['bare', 'containerd', ['--no-override-path'], 'etc/containerd/certs.d'], // [host."http://h:p"]
+  ['kind', 'kind', [], 'certs.d'], // what kind-cluster.yaml mounts at the nodes' /etc/containerd/certs.d
 ] as const;
 type Form = (typeof FORMS)[number][0];
 
@@ -30,10 +35,10 @@ const hostsDirs = new Map<Form, string>();
 beforeAll(async () => {
   fleet = await Fleet.start('containerd');
   containerd = await Containerd.create();
-  for (const [form, flags] of FORMS) {
+  for (const [form, client, flags, certsDir] of FORMS) {
     const root = join(fleet.work, `client-${form}`);
-    await writeClientConfig('containerd', { mirror: fleet.mirror.url, upstreams: REGISTRIES, flags }, root);
-    hostsDirs.set(form, join(root, 'etc', 'containerd', 'certs.d'));
+    await writeClientConfig(client, { mirror: fleet.mirror.url, upstreams: REGISTRIES, flags }, root);
+    hostsDirs.set(form, join(root, certsDir));
   }
 }, TIMEOUT_MS);
 
@@ -61,6 +66,15 @@ async function pullAndCheck(phase: string, form: Form, registry: RegistryName, k
   const expected = [seeded.digest, ...seeded.images.flatMap((i) => [i.manifest.manifestDigest, i.manifest.configDigest, ...i.manifest.layerDigests])];
   expect(expected.filter((d) => !content.has(d))).toEqual([]);
 }
+
+test('the kind cluster config mounts the directory pulled through here at the config_path it sets', async () => {
+  const cluster = parseYaml(await readFile(join(fleet.work, 'client-kind', 'kind-cluster.yaml'), 'utf8'));
+  expect(cluster.containerdConfigPatches[0]).toContain('config_path = "/etc/containerd/certs.d"');
+  for (const node of cluster.nodes) {
+    expect(join(fleet.work, 'client-kind', node.extraMounts[0].hostPath)).toBe(hostsDirs.get('kind'));
+    expect(node.extraMounts[0].containerPath).toBe('/etc/containerd/certs.d');
+  }
+});
 
 describe('upstreams up', () => {
   test.each(CASES)('hosts.toml %s: ctr images pull %s/e2e/%s:1.0', async (form, registry, kind) => {
