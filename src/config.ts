@@ -27,14 +27,19 @@ const upstreamSchema = z.strictObject({
     .string()
     .refine((s) => { try { new RegExp(s); return true; } catch { return false; } }, 'must be a valid regular expression')
     .optional(),
-  /** Connect, response-header and idle-body timeouts for this upstream (ms; accept "10s"). */
+  /** Connect, response-header, idle-body and whole-blob timeouts for this upstream (ms; accept "10s"). */
   timeouts: z
     .strictObject({
       connect: durationSchema.default(10_000),
       headers: durationSchema.default(30_000),
       body: durationSchema.default(60_000),
+      /**
+       * A blob fetch's overall deadline, from its request to its last byte. It runs whether or not
+       * any client reads, so a stalled transfer cannot hold a digest forever.
+       */
+      blob: durationSchema.default(3_600_000),
     })
-    .default({ connect: 10_000, headers: 30_000, body: 60_000 }),
+    .default({ connect: 10_000, headers: 30_000, body: 60_000, blob: 3_600_000 }),
 });
 
 const storageSchema = z.discriminatedUnion('driver', [

@@ -14,8 +14,13 @@ export interface RequestState extends RequestNotes {
   route?: string;
   /** Who authenticated (htpasswd user or `token:<hash prefix>`), when client auth is on. */
   user?: string;
-  /** The OCI error code and message the client was sent, if any. */
+  /**
+   * The OCI error code and message the client was sent, if any; for a body cut short by the mirror
+   * (a blob fetch that failed mid-stream), what cut it.
+   */
   error?: { code: string; message: string };
+  /** Body bytes handed to the connection, for streamed bodies (blobs). */
+  bytesSent?: number;
 }
 
 export type ApiContext = Context & { state: RequestState };

@@ -1,119 +1,314 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { PassThrough } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Digest } from '../oci/digest.js';
-import { StorageError, type StorageDriver, type StorageWriter } from '../storage/driver.js';
+import { RegistryError } from '../oci/errors.js';
+import { StorageError, type ByteRange, type StorageDriver, type StorageWriter } from '../storage/driver.js';
 import { paths } from '../storage/paths.js';
 import { UpstreamError } from '../upstream/errors.js';
 import type { Route } from '../upstream/routing.js';
+import { ChunkWindow } from './chunk-window.js';
+import { END, FetchReader, WAIT, type FetchSource } from './fetch-reader.js';
 
 /**
- * One upstream fetch of one blob, teed: bytes go to a storage writer and, live, to the request
- * that started it; they are hashed on the way and committed only if the digest matches. Requests
- * that join while it runs wait for the commit and then read from storage.
- *
- * The fetch runs on its own AbortController, not the client's: a leader that hangs up must not
- * abort the transfer other requests are waiting on.
+ * Bytes a fetch may hold in memory for its readers once storage failed and cannot hold them:
+ * past this it waits for the slowest reader (pass-through has nowhere else to put them).
  */
-export class BlobFetch {
-  /** Resolves with the upstream's Content-Length (undefined if it sent none) once headers arrive. */
+const PASS_THROUGH_WINDOW = 8 * 1024 * 1024;
+
+/**
+ * One upstream fetch of one blob, owned by no client: it reads the upstream at the upstream's
+ * pace, hashes, and appends to a storage writer; it never waits for a reader. Every client of the
+ * digest, the first included, is a FetchReader following the growing object at its own pace:
+ * bytes not yet taken by storage come from a window in memory, older ones are read back from the
+ * writer. A reader's last byte waits for the digest check; on any failure every reader is
+ * destroyed and the temp discarded. The commit (fsync + rename, multipart completion) follows the
+ * check and is on nobody's critical path; the temp stays readable until the last reader leaves.
+ *
+ * If storage fails mid-way (disk full), the fetch passes the bytes through from memory to the
+ * readers it has, paced by the slowest, and stores nothing.
+ *
+ * The fetch has its own AbortController: a client that hangs up never aborts what others read.
+ */
+export class BlobFetch implements FetchSource {
+  /** The upstream's Content-Length (undefined: it sent none) once its headers arrived. */
   readonly ready: Promise<number | undefined>;
-  /** Resolves once the verified blob is committed; rejects on any failure (nothing is stored). */
+  /** The size, once every byte arrived and matched the digest. */
+  readonly complete: Promise<number>;
+  /** Resolves once the verified blob is committed; rejects if the fetch failed or storage could not keep it. */
   readonly done: Promise<void>;
+  verified = false;
+  failure?: Error;
+  /** Set when storage failed: the fetch passes bytes through and new readers may not join. */
+  private storageFailure?: unknown;
+  private size?: number;
+  private readonly window = new ChunkWindow();
+  private writer?: StorageWriter;
+  /** Set once the writer's temp is being discarded or freed; readers then read the stored blob. */
+  private released?: Promise<void>;
+  /** Resolves when `released` settled: a fetch storage failed is not over while readers use its temp. */
+  private readonly gone: Promise<void>;
+  private resolveGone!: () => void;
+  private settled = false;
+  private readonly readers = new Set<FetchReader>();
+  private readonly wakers = new Set<() => void>();
+  /** Resolves the fetch's wait for slow readers (pass-through only). */
+  private readersMoved?: () => void;
   private readonly controller = new AbortController();
-  private resolveReady!: (size: number | undefined) => void;
 
   constructor(
     private readonly route: Route,
     private readonly digest: Digest,
     private readonly storage: StorageDriver,
     private readonly log: Logger,
-    /** The leader's live copy of the bytes; destroyed with the error if the fetch fails. */
-    private readonly live?: PassThrough,
     /** Told of each committed blob and its size (the usage index). */
     private readonly onCommit?: (digest: string, size: number) => void,
   ) {
+    this.gone = new Promise((resolve) => (this.resolveGone = resolve));
+    let resolveReady!: (size: number | undefined) => void;
     let rejectReady!: (err: unknown) => void;
+    let resolveComplete!: (size: number) => void;
+    let rejectComplete!: (err: unknown) => void;
     this.ready = new Promise((resolve, reject) => {
-      this.resolveReady = resolve;
+      resolveReady = resolve;
       rejectReady = reject;
     });
-    // The fetch may fail with no reader attached yet; the error reaches readers through `done`.
-    live?.on('error', () => undefined);
-    this.done = this.run();
-    this.done.catch(rejectReady);
+    this.complete = new Promise((resolve, reject) => {
+      resolveComplete = resolve;
+      rejectComplete = reject;
+    });
+    this.done = this.run(resolveReady, resolveComplete).catch((err: unknown) => {
+      // Already settled when only storage failed: the bytes were verified and served.
+      rejectReady(err);
+      rejectComplete(err);
+      throw err;
+    });
+    // Callers await what they need; an unobserved failure is not an unhandled rejection.
+    this.complete.catch(() => undefined);
+    this.done.catch(() => undefined);
   }
 
-  /** Stops the transfer (shutdown); joiners and the leader get the error. */
+  /** Stops the transfer (shutdown); every reader gets the error. */
   abort(reason: Error): void {
     this.controller.abort(reason);
   }
 
-  private async run(): Promise<void> {
+  /** Readers still attached (tests and shutdown count them). */
+  get readerCount(): number {
+    return this.readers.size;
+  }
+
+  /** Readers waiting for bytes (each holds one wake-up). */
+  get waiting(): number {
+    return this.wakers.size;
+  }
+
+  /**
+   * A reader of the whole blob or of one range. Undefined when the fetch is over and its temp is
+   * gone: the caller reads the stored blob instead. Throws the failure of a failed fetch, and the
+   * storage error to a joiner whose bytes storage no longer holds.
+   */
+  reader(range?: ByteRange): Readable | undefined {
+    if (this.failure) throw this.failure;
+    if (this.released) return undefined;
+    const start = range?.start ?? 0;
+    const landed = this.writer?.landed ?? 0;
+    if (this.storageFailure && this.window.start > Math.max(landed, start)) throw this.storageFailure;
+    const end = range ? range.end : this.size !== undefined ? this.size - 1 : undefined;
+    const reader = new FetchReader(this, start, end);
+    this.readers.add(reader);
+    return reader;
+  }
+
+  next(position: number, max: number): Buffer | Promise<Buffer> | typeof WAIT | typeof END {
+    if (this.failure) throw this.failure;
+    const landed = this.writer?.landed ?? 0;
+    if (position < landed) return this.writer!.readBack(position, Math.min(max, landed - position));
+    const held = this.window.slice(position, max);
+    if (held) return held;
+    if (position < this.window.start) throw new Error(`blob fetch: bytes at ${position} are neither stored nor held`);
+    return this.verified ? END : WAIT;
+  }
+
+  subscribe(wake: () => void): () => void {
+    this.wakers.add(wake);
+    return () => this.wakers.delete(wake);
+  }
+
+  moved(): void {
+    if (this.readersMoved) this.readersMoved();
+  }
+
+  detach(reader: FetchReader): void {
+    this.readers.delete(reader);
+    this.moved();
+    this.releaseWhenUnused();
+  }
+
+  private wakeAll(): void {
+    if (this.wakers.size === 0) return;
+    const wakers = [...this.wakers];
+    this.wakers.clear();
+    for (const wake of wakers) wake();
+  }
+
+  private async run(resolveReady: (size: number | undefined) => void, resolveComplete: (size: number) => void): Promise<void> {
     const { upstream, name } = this.route;
-    const remote = await upstream.client.getBlob(name, this.digest.value, this.controller.signal);
-    this.resolveReady(remote.size);
-    let writer: StorageWriter | undefined;
-    let storageError: unknown;
-    // A storage failure (disk full, permissions) downgrades the fetch to pass-through: the leader
-    // still gets verified bytes, nothing is stored, and joiners get the storage error.
-    const dropWriter = async (err: unknown) => {
-      storageError = err;
-      this.log.error({ err: (err as Error).message, digest: this.digest.value }, 'cannot store blob; passing it through uncached');
-      await writer?.abort().catch(() => undefined);
-      writer = undefined;
-    };
-    writer = await this.storage.writer(paths.blob(this.digest), { sizeHint: remote.size }).catch(async (err: unknown) => {
-      await dropWriter(err);
-      return undefined;
-    });
-    const hash = createHash('sha256');
-    let received = 0;
-    // The leader gets each chunk one chunk late: the last one is sent only after the digest
-    // matched, so bad bytes can never reach a client as a complete, cleanly ended response.
-    // Storage writes queue up (the driver batches them); the leader's pace sets the fetch's.
-    let held: Buffer | undefined;
+    const { signal } = this.controller;
+    const timeouts = upstream.blobTimeouts;
+    const deadline = setTimeout(() => this.abort(this.timeout(`took longer than the ${timeouts.deadline / 1000}s deadline`)), timeouts.deadline);
+    const idle = setTimeout(() => this.abort(this.timeout(`sent nothing for ${timeouts.idle / 1000}s`)), timeouts.idle);
+    deadline.unref();
+    idle.unref();
     try {
-      for await (const chunk of remote.body as AsyncIterable<Buffer>) {
-        hash.update(chunk);
-        received += chunk.length;
-        const stored = writer?.write(chunk).catch(dropWriter);
-        if (held) await this.toLive(held);
-        held = chunk;
-        await stored;
+      const remote = await upstream.client.getBlob(name, this.digest.value, signal);
+      this.size = remote.size;
+      resolveReady(remote.size);
+      this.writer = await this.storage.writer(paths.blob(this.digest), { sizeHint: remote.size }).catch((err: unknown) => {
+        this.storageFailed(err);
+        return undefined;
+      });
+      const hash = createHash('sha256');
+      try {
+        for await (const chunk of remote.body as AsyncIterable<Buffer>) {
+          idle.refresh();
+          hash.update(chunk);
+          this.window.append(chunk);
+          if (this.size !== undefined && this.window.end > this.size) {
+            throw UpstreamError.protocol(upstream.name, `blob ${this.digest.value} sent more than its ${this.size} bytes`);
+          }
+          const stored = this.storageFailure ? undefined : this.writer?.write(chunk);
+          this.trim();
+          this.wakeAll();
+          await stored?.catch((err: unknown) => this.storageFailed(err));
+          if (this.storageFailure) await this.paceByReaders(signal);
+          idle.refresh();
+        }
+      } catch (err) {
+        remote.body.destroy();
+        throw signal.aborted ? signal.reason : err;
       }
-      if (remote.size !== undefined && received !== remote.size) {
-        throw UpstreamError.protocol(upstream.name, `blob ${this.digest.value} ended after ${received} of ${remote.size} bytes`);
+      const received = this.window.end;
+      if (this.size !== undefined && received !== this.size) {
+        throw UpstreamError.protocol(upstream.name, `blob ${this.digest.value} ended after ${received} of ${this.size} bytes`);
       }
       const actual = `sha256:${hash.digest('hex')}`;
       if (actual !== this.digest.value) {
         throw UpstreamError.protocol(upstream.name, `blob ${this.digest.value} arrived with digest ${actual}; discarded`);
       }
-      // A failed commit (the blobs tree unwritable, ENOSPC at fsync) is a storage failure like any
-      // other: the verified bytes still go to the leader, nothing is stored.
-      const committed = writer ? await writer.commit().then(() => true, async (err: unknown) => (await dropWriter(err), false)) : false;
-      if (committed) this.onCommit?.(this.digest.value, received);
-      // The last chunk waits for the commit, so a finished pull is a cached pull: a retry, a
-      // second client or another replica right after finds the blob stored.
-      if (held) await this.toLive(held);
-      this.live?.end();
+      this.size = received;
+      this.verified = true;
+      resolveComplete(received);
+      this.wakeAll();
     } catch (err) {
-      remote.body.destroy();
-      await writer?.abort().catch(() => undefined);
-      const failure = err instanceof UpstreamError || err instanceof StorageError ? err : UpstreamError.unreachable(upstream.name, `blob ${this.digest.value}`, err);
-      // Never end the leader's response cleanly on bad bytes: destroying it aborts the connection.
-      this.live?.destroy(failure);
-      throw failure;
+      this.fail(err);
+      // Settles only once the temp is gone, so nothing of a failed fetch outlives it.
+      await this.gone;
+      throw this.failure;
+    } finally {
+      clearTimeout(deadline);
+      clearTimeout(idle);
     }
-    if (storageError) throw storageError;
+    await this.commit();
   }
 
-  /** Writes to the leader with backpressure; once the leader is gone the fetch goes on without it. */
-  private async toLive(chunk: Buffer): Promise<void> {
-    const live = this.live;
-    if (!live || live.destroyed || live.writableEnded) return;
-    if (live.write(chunk)) return;
-    await Promise.race([once(live, 'drain'), once(live, 'close')]);
+  private async commit(): Promise<void> {
+    try {
+      if (this.writer && !this.storageFailure) {
+        try {
+          await this.writer.commit();
+          this.onCommit?.(this.digest.value, this.size!);
+        } catch (err) {
+          // The blobs tree unwritable, ENOSPC at fsync: nothing is stored, readers still finish.
+          this.storageFailed(err);
+        }
+      }
+    } finally {
+      this.settled = true;
+      this.trim();
+      this.releaseWhenUnused();
+    }
+    if (this.storageFailure) {
+      await this.gone;
+      throw this.storageFailure;
+    }
+  }
+
+  /** False once storage failed: a new client starts its own pass-through instead of finding its bytes gone. */
+  get joinable(): boolean {
+    return !this.failure && !this.storageFailure;
+  }
+
+  private fail(err: unknown): void {
+    // Registry errors (BLOB_UNKNOWN, an upstream's own status) keep their kind; anything else is the upstream's failure.
+    const failure =
+      err instanceof RegistryError || err instanceof StorageError ? err : UpstreamError.unreachable(this.route.upstream.name, `blob ${this.digest.value}`, err);
+    this.failure = failure;
+    this.settled = true;
+    this.log.warn({ err: failure.message, digest: this.digest.value, upstream: this.route.upstream.name }, 'blob fetch failed');
+    // Every reader is woken to the failure and destroyed: none ends cleanly on bad bytes.
+    this.wakeAll();
+    this.readersMoved?.();
+    this.releaseWhenUnused(true);
+  }
+
+  /** Storage gave up (disk full, permissions): from here on, bytes pass through and nothing is stored. */
+  private storageFailed(err: unknown): void {
+    if (this.storageFailure) return;
+    this.storageFailure = err;
+    this.log.error({ err: (err as Error).message, digest: this.digest.value }, 'cannot store blob; passing it through uncached');
+  }
+
+  /**
+   * Pass-through: waits while more than the window is held for readers behind. A reader that
+   * holds everyone up for the idle timeout is dropped; nobody left reading ends the fetch.
+   */
+  private async paceByReaders(signal: AbortSignal): Promise<void> {
+    for (;;) {
+      if (this.readers.size === 0) throw this.storageFailure;
+      this.trim();
+      if (this.window.size <= PASS_THROUGH_WINDOW) return;
+      const moved = await new Promise<boolean>((resolve) => {
+        const settle = (value: boolean) => {
+          clearTimeout(timer);
+          signal.removeEventListener('abort', stop);
+          resolve(value);
+        };
+        const stop = () => settle(false);
+        const timer = setTimeout(stop, this.route.upstream.blobTimeouts.idle);
+        signal.addEventListener('abort', stop, { once: true });
+        this.readersMoved = () => settle(true);
+      });
+      this.readersMoved = undefined;
+      signal.throwIfAborted();
+      if (!moved) this.dropSlowest();
+    }
+  }
+
+  private dropSlowest(): void {
+    const slowest = Math.min(...[...this.readers].map((r) => r.position));
+    const error = new StorageError(this.storage.name, 'pass-through', 'a client read too slowly while storage was failing');
+    for (const r of this.readers) if (r.position === slowest) r.destroy(error);
+  }
+
+  /** Drops from memory what storage holds, or, in pass-through, what every reader has passed. */
+  private trim(): void {
+    const landed = this.writer?.landed ?? 0;
+    if (!this.storageFailure) return this.window.dropBefore(landed);
+    let slowest = this.window.end;
+    for (const r of this.readers) slowest = Math.min(slowest, r.position);
+    this.window.dropBefore(Math.max(landed, slowest));
+  }
+
+  /** The writer's temp lives while readers follow it; it goes once the fetch settled and the last left. */
+  private releaseWhenUnused(now = false): void {
+    if (this.released || !this.settled || (!now && this.readers.size > 0)) return;
+    this.released = (this.writer?.release() ?? Promise.resolve())
+      .catch((err: unknown) => this.log.warn({ err: (err as Error).message, digest: this.digest.value }, 'cannot release blob temp'))
+      .finally(this.resolveGone);
+  }
+
+  private timeout(what: string): UpstreamError {
+    return UpstreamError.unreachable(this.route.upstream.name, `blob ${this.digest.value}`, new Error(`the upstream ${what}`));
   }
 }

@@ -1,7 +1,6 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Digest } from '../oci/digest.js';
-import { RegistryError } from '../oci/errors.js';
 import type { ByteRange, StorageDriver } from '../storage/driver.js';
 import { paths } from '../storage/paths.js';
 import type { Route } from '../upstream/routing.js';
@@ -11,21 +10,28 @@ import type { UsageIndex } from './usage-index.js';
 
 /** A blob ready to be served: its size now, its bytes on open(). */
 export interface BlobHandle {
-  size: number;
+  /** Undefined while a fetch runs whose upstream sent no length: the body is sent chunked. */
+  size: number | undefined;
   cache: CacheStatus;
   /** Where the client may fetch the stored bytes itself (S3 `redirect: true`), instead of open(). */
   redirect?: string;
   /** The bytes, or one inclusive range of them. Call once per response. */
   open(range?: ByteRange): Promise<Readable>;
+  /** Resolves once the blob is in storage (at once for a hit); rejects if it could not be stored. */
+  stored: Promise<void>;
 }
 
 /**
  * Pull-through blobs: `local` is storage, `remote` the route's upstream. Blobs are immutable and
  * shared by digest across repositories and upstreams. A miss starts one BlobFetch per digest;
- * concurrent requests for the same digest join it, so a cold herd costs one upstream transfer.
+ * every request for the digest while it runs, the first included, reads the bytes as they land,
+ * so a cold herd costs one upstream transfer and nobody waits for anybody.
  */
 export class PullThroughBlobs {
-  private readonly fetches = new Map<string, BlobFetch>();
+  /** The fetch a new client of a digest joins. */
+  private readonly joinable = new Map<string, BlobFetch>();
+  /** Every fetch not over yet, a replaced one (storage gave up on it) included. */
+  private readonly running = new Set<BlobFetch>();
 
   constructor(
     private readonly local: StorageDriver,
@@ -38,84 +44,77 @@ export class PullThroughBlobs {
   async statBlob(route: Route, digest: Digest): Promise<{ size: number; cache: CacheStatus }> {
     const info = await this.local.stat(paths.blob(digest));
     if (info) return { size: info.size, cache: 'hit' };
-    const running = this.fetches.get(digest.value);
+    const running = this.joinable.get(digest.value);
     const size = running ? await running.ready : undefined;
     if (size !== undefined) return { size, cache: 'coalesced' };
     return { size: await route.upstream.client.headBlob(route.name, digest.value), cache: 'upstream' };
   }
 
   /**
-   * `live`: the caller will read the whole blob (no Range), so if this request starts the fetch
-   * it is streamed the bytes as they arrive instead of waiting for the commit.
+   * The stored blob, or the running fetch of it (started here if none runs). `sized`: the caller
+   * needs the size before any byte (a Range request), so a fetch without a length is waited for.
    */
-  async getBlob(route: Route, digest: Digest, live: boolean): Promise<BlobHandle> {
+  async getBlob(route: Route, digest: Digest, options: { sized?: boolean } = {}): Promise<BlobHandle> {
     const key = paths.blob(digest);
     const info = await this.local.stat(key);
     if (info) {
       this.usage?.touch(digest.value);
       const redirect = await this.local.directUrl(key);
-      return { size: info.size, cache: 'hit', redirect, open: (range) => this.read(digest, range) };
+      return { size: info.size, cache: 'hit', redirect, open: (range) => this.read(digest, range), stored: Promise.resolve() };
     }
 
-    let fetch = this.fetches.get(digest.value);
-    const joined = fetch !== undefined;
-    let liveStream: PassThrough | undefined;
-    if (!fetch) {
-      liveStream = live ? new PassThrough({ highWaterMark: 1024 * 1024 }) : undefined;
-      const started = new BlobFetch(route, digest, this.local, this.log, liveStream, (d, size) => this.usage?.add(d, size));
-      this.fetches.set(digest.value, started);
-      const forget = () => this.fetches.delete(digest.value);
-      started.done.then(forget, forget);
-      fetch = started;
-    }
-    const running = fetch;
+    let running = this.joinable.get(digest.value);
+    const joined = running?.joinable === true;
+    if (!running || !joined) running = this.start(route, digest);
     let size = await running.ready;
-    if (size === undefined) {
-      // The upstream sent no length: only the committed object can say how big it is.
-      await running.done;
-      size = (await this.local.stat(key))?.size ?? 0;
-    }
+    if (size === undefined && options.sized) size = await running.complete;
     return {
       size,
       cache: joined ? 'coalesced' : 'miss',
+      stored: running.done,
       open: async (range) => {
-        if (liveStream && !range) return liveStream;
-        return this.afterCommit(running, digest, range);
+        const reader = running.reader(range);
+        // The fetch ended and let its temp go between the two calls: the blob is stored by now.
+        return reader ? this.pinned(digest, reader) : this.read(digest, range);
       },
     };
   }
 
   /** Aborts every running fetch (shutdown): their temps are removed, their clients see an error. */
   abortAll(reason: Error): void {
-    for (const f of this.fetches.values()) f.abort(reason);
+    for (const f of this.running) f.abort(reason);
   }
 
   get inflight(): number {
-    return this.fetches.size;
+    return this.running.size;
+  }
+
+  /** Resolves once no fetch runs: each stored or given up, its temp gone (tests; a drain before shutdown). */
+  async settled(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running].map((f) => f.done));
+  }
+
+  /** A storage-failed fetch is replaced for new clients but finishes for its own, still counted as running. */
+  private start(route: Route, digest: Digest): BlobFetch {
+    const fetch = new BlobFetch(route, digest, this.local, this.log, (d, size) => this.usage?.add(d, size));
+    this.joinable.set(digest.value, fetch);
+    this.running.add(fetch);
+    const forget = () => {
+      this.running.delete(fetch);
+      if (this.joinable.get(digest.value) === fetch) this.joinable.delete(digest.value);
+    };
+    fetch.done.then(forget, forget);
+    return fetch;
   }
 
   /** A stored blob's bytes; pinned against eviction until the stream closes. */
   private async read(digest: Digest, range?: ByteRange): Promise<Readable> {
-    const stream = (await this.local.reader(paths.blob(digest), range)) as Readable;
-    if (this.usage) stream.once('close', this.usage.pin(digest.value));
-    return stream;
+    return this.pinned(digest, (await this.local.reader(paths.blob(digest), range)) as Readable);
   }
 
-  /**
-   * A stream returned at once (so response headers go out now) and filled from storage once the
-   * running fetch commits; destroyed with the fetch's error if it fails.
-   */
-  private afterCommit(fetch: BlobFetch, digest: Digest, range?: ByteRange): Readable {
-    const out = new PassThrough();
-    fetch.done
-      .then(() => this.read(digest, range))
-      .then(
-        (stored) => {
-          stored.on('error', (err) => out.destroy(err));
-          stored.pipe(out);
-        },
-        (err: unknown) => out.destroy(err instanceof Error ? err : new RegistryError('UNAVAILABLE', String(err))),
-      );
-    return out;
+  /** Every stream closes (autoDestroy), also when its client hangs up: the pin goes with it. */
+  private pinned(digest: Digest, stream: Readable): Readable {
+    if (this.usage) stream.once('close', this.usage.pin(digest.value));
+    return stream;
   }
 }

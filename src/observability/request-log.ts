@@ -20,17 +20,20 @@ export function requestLog(log: Logger, limiter: LogLimiter, metrics: Metrics) {
     const started = performance.now();
     const client = ctx.ip;
     let logged = false;
-    // 'finish' when the last byte was handed to the OS; 'close' alone when the client went away first.
-    const done = (aborted: boolean) => {
+    // 'finish' when the last byte was handed to the OS; 'close' alone when the body ended early.
+    const done = (closedEarly: boolean) => {
       if (logged) return;
       logged = true;
       const { state, method } = ctx;
-      // A client that left before any headers went out: 499 as nginx logs it, not Koa's default 404.
-      const status = aborted && !ctx.res.headersSent ? 499 : ctx.status;
+      // A body the mirror cut (a fetch that failed mid-stream) names its cause in state.error;
+      // any other early close is the client hanging up: 499, as nginx logs it.
+      const cut = closedEarly && state.error !== undefined && ctx.res.headersSent;
+      const aborted = closedEarly && !cut;
+      const status = aborted ? 499 : ctx.status;
       const seconds = (performance.now() - started) / 1000;
       const route = state.route ?? 'unknown';
-      // Body bytes of a complete response; a HEAD, a 304 or an abandoned transfer sent none we can vouch for.
-      const bytes = aborted || method === 'HEAD' || status === 304 ? 0 : (ctx.length ?? 0);
+      // Body bytes: what a streamed body handed to the connection, else the length of a complete one.
+      const bytes = method === 'HEAD' || status === 304 ? 0 : (state.bytesSent ?? (closedEarly ? 0 : (ctx.length ?? 0)));
       metrics.observeRequest({ route, method, status, bytes, seconds, cache: state.cache });
       const line = {
         method,
@@ -44,10 +47,11 @@ export function requestLog(log: Logger, limiter: LogLimiter, metrics: Metrics) {
         errorMessage: state.error?.message,
         client,
         ...(state.user ? { user: state.user } : {}),
-        ...(aborted ? { aborted: true } : {}),
+        ...(closedEarly ? { aborted: true } : {}),
+        ...(aborted && ctx.res.headersSent ? { sentStatus: ctx.status } : {}),
       };
-      if (status >= 400) {
-        limiter.write(status >= 500 ? 'warn' : 'info', `request|${method}|${ctx.path}|${status}|${state.error?.code ?? ''}`, line, 'request');
+      if (status >= 400 || cut) {
+        limiter.write(status >= 500 || cut ? 'warn' : 'info', `request|${method}|${ctx.path}|${status}|${state.error?.code ?? ''}`, line, 'request');
       } else if (QUIET_ROUTES.has(route)) {
         log.debug(line, 'request');
       } else {

@@ -47,8 +47,13 @@ export function withDriverBase(driver: StorageDriver, metrics?: Metrics): Storag
       let written = 0;
       return {
         write: (chunk) => wrap('write', () => w.write(chunk).then(() => void (written += chunk.length))),
+        get landed() {
+          return w.landed;
+        },
+        readBack: (position, length) => wrap('readBack', () => w.readBack(position, length)),
         commit: () => wrap('commit', () => tally.adding(key, written, () => w.commit())),
         abort: () => wrap('abort', () => w.abort()),
+        release: () => wrap('release', () => w.release()),
       };
     },
     delete: (key) => wrap('delete', () => tally.removing(validateKey(key), () => driver.delete(key))),
@@ -60,7 +65,7 @@ export function withDriverBase(driver: StorageDriver, metrics?: Metrics): Storag
       return health;
     },
     space: () => wrap('space', () => driver.space()),
-    sweepTemps: (olderThan) => wrap('sweepTemps', () => driver.sweepTemps(olderThan)),
+    sweepTemps: (olderThan, options) => wrap('sweepTemps', () => driver.sweepTemps(olderThan, options)),
     directUrl: (key) => wrap('directUrl', () => driver.directUrl(validateKey(key))),
   };
 }

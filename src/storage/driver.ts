@@ -26,14 +26,31 @@ export interface StorageWriter {
    */
   write(chunk: Uint8Array): Promise<void>;
   /**
+   * How many of the bytes written so far can be read back with readBack(). Only grows; it trails
+   * what write() was given by what the driver still holds in memory, and stops growing after a
+   * failed write.
+   */
+  readonly landed: number;
+  /**
+   * Up to `length` bytes from `position`, below `landed`: the object as it is being written, for
+   * readers that follow it before it is committed. Valid until release() or abort(), also after
+   * commit() and after a failed write.
+   */
+  readBack(position: number, length: number): Promise<Buffer>;
+  /**
    * Makes everything written visible under the key, atomically: a reader sees either the old
    * object (or none) or the whole new one, never a prefix. If the key already exists (a concurrent
    * writer won a race on the same content-addressed key), the commit succeeds and one object
-   * remains. After commit the writer is spent.
+   * remains. After commit no more writes are taken; readBack() still works until release().
    */
   commit(): Promise<void>;
-  /** Discards what was written; nothing becomes visible. Idempotent; safe after a failed write. */
+  /** Discards what was written and frees everything; nothing becomes visible. Idempotent; safe after a failed write. */
   abort(): Promise<void>;
+  /**
+   * The caller is done with the writer: after a commit, frees what read-back needed (handles, a
+   * local spool); without one, the same as abort(). Idempotent. Every writer ends with one of the two.
+   */
+  release(): Promise<void>;
 }
 
 export interface StorageHealth {
@@ -75,8 +92,9 @@ export interface StorageDriver {
   /**
    * Removes temps abandoned before `olderThan` (a crashed writer's temp file, an incomplete S3
    * multipart upload). Temps of live writers are younger than any sane cutoff. Returns how many.
+   * With `dryRun`, removes nothing and returns how many it would remove (`gc --dry-run`).
    */
-  sweepTemps(olderThan: Date): Promise<number>;
+  sweepTemps(olderThan: Date, options?: { dryRun?: boolean }): Promise<number>;
   /**
    * A URL clients may GET the object from directly (S3 presigned, when configured), or undefined:
    * the mirror then serves the bytes itself.

@@ -21,8 +21,18 @@ export class FileAppender {
   private syncing?: Promise<void>;
   private unsyncedBytes = 0;
   private failure?: unknown;
+  private landedBytes = 0;
 
-  constructor(private readonly handle: FileHandle) {}
+  constructor(
+    private readonly handle: FileHandle,
+    /** false for a scratch file that is never made durable (a spool): no background datasyncs. */
+    private readonly durable = true,
+  ) {}
+
+  /** Bytes written to the file (in the OS's hands, readable by anyone with the handle). */
+  get landed(): number {
+    return this.landedBytes;
+  }
 
   /** Queues a chunk; resolves at once unless too much is queued; rejects once a write failed. */
   async write(chunk: Uint8Array): Promise<void> {
@@ -34,12 +44,18 @@ export class FileAppender {
     if (this.failure) throw this.failure;
   }
 
-  /** Writes everything queued and makes it durable; rejects with the first error. */
-  async flushAndSync(): Promise<void> {
+  /** Writes everything queued; rejects with the first error. */
+  async flush(): Promise<void> {
     while (!this.failure && (this.writing || this.queuedBytes > 0)) {
       this.start();
       await this.writing;
     }
+    if (this.failure) throw this.failure;
+  }
+
+  /** Writes everything queued and makes it durable; rejects with the first error. */
+  async flushAndSync(): Promise<void> {
+    await this.flush();
     await this.syncing;
     if (this.failure) throw this.failure;
     await this.handle.sync();
@@ -66,8 +82,9 @@ export class FileAppender {
     this.writing = writeAll(this.handle, batch, bytes).then(
       () => {
         this.writing = undefined;
+        this.landedBytes += bytes;
         this.unsyncedBytes += bytes;
-        if (this.unsyncedBytes >= SYNC_EVERY_BYTES && !this.syncing) this.syncInBackground();
+        if (this.durable && this.unsyncedBytes >= SYNC_EVERY_BYTES && !this.syncing) this.syncInBackground();
         if (this.queuedBytes >= BATCH_BYTES) this.start();
       },
       (err: unknown) => {

@@ -3,7 +3,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { NotFoundError, type ByteRange, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageSpace, type StorageWriter } from './driver.js';
-import { FileAppender } from './file-appender.js';
+import { TempFile } from './temp-file.js';
 import { osErrorText } from './os-error.js';
 
 /** Driver-private directory for temp files; never a key, swept at start. */
@@ -62,9 +62,8 @@ export class FilesystemDriver implements StorageDriver {
     try {
       await w.write(bytes);
       await w.commit();
-    } catch (err) {
-      await w.abort();
-      throw err;
+    } finally {
+      await w.release();
     }
   }
 
@@ -83,34 +82,30 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async writer(key: string): Promise<StorageWriter> {
+    // A missing _tmp (an operator cleared the cache by hand under the running server) is made
+    // again rather than passing every pull through uncached until restart.
     const temp = join(this.tmp, randomUUID());
-    const handle = await open(temp, 'w').catch(async (err: unknown) => {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      // The root (or _tmp) was removed under the running server, e.g. an operator clearing the
-      // cache by hand: make it again rather than pass every pull through uncached until restart.
-      await mkdir(this.tmp, { recursive: true });
-      return open(temp, 'w');
-    });
+    const file = await TempFile.create(temp);
     const target = this.file(key);
-    let closed = false;
-    const close = async () => {
-      if (closed) return;
-      closed = true;
-      await handle.close();
+    let committed = false;
+    const discard = async () => {
+      await file.close().catch(() => undefined);
+      if (!committed) await rm(temp, { force: true });
     };
-    const appender = new FileAppender(handle);
     return {
-      write: (chunk) => appender.write(chunk),
+      write: (chunk) => file.write(chunk),
+      get landed() {
+        return file.landed;
+      },
+      readBack: (position, length) => file.readBack(position, length),
       commit: async () => {
-        await appender.flushAndSync();
-        await close();
+        await file.flushAndSync();
         await mkdir(dirname(target), { recursive: true });
         await rename(temp, target);
+        committed = true;
       },
-      abort: async () => {
-        await close().catch(() => undefined);
-        await rm(temp, { force: true });
-      },
+      abort: discard,
+      release: discard,
     };
   }
 
@@ -165,13 +160,13 @@ export class FilesystemDriver implements StorageDriver {
     return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
   }
 
-  async sweepTemps(olderThan: Date): Promise<number> {
+  async sweepTemps(olderThan: Date, options: { dryRun?: boolean } = {}): Promise<number> {
     let removed = 0;
     for (const name of await readdir(this.tmp).catch(() => [] as string[])) {
       const file = join(this.tmp, name);
       const s = await stat(file).catch(() => undefined);
       if (s && s.mtime < olderThan) {
-        await rm(file, { force: true });
+        if (!options.dryRun) await rm(file, { force: true });
         removed += 1;
       }
     }

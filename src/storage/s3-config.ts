@@ -1,3 +1,4 @@
+import { tmpdir } from 'node:os';
 import { z } from 'zod';
 import { durationSchema, sizeSchema } from '../units.js';
 
@@ -38,6 +39,12 @@ export const s3StorageSchema = z.strictObject({
         .default(25 * MiB),
       /** Parts of one upload sent at once. */
       queueSize: z.number().int().min(1).max(64).default(4),
+      /**
+       * A local folder for the spool of each blob being uploaded: clients of a cold blob read it
+       * there, at their own pace, while the parts go to S3. Spool files are unlinked as soon as
+       * they are created, so nothing stays behind, even after a crash.
+       */
+      spoolDir: z.string().min(1).default(tmpdir()),
       /** true: blob GETs answer 307 to a presigned S3 URL instead of proxying the bytes. */
       redirect: z.boolean().default(false),
       /** How long a presigned URL stays valid (ms; accepts "20m"). S3 allows at most 7 days. */

@@ -35,7 +35,7 @@ export interface S3Target {
  * flight) are held, so a blob of any size costs about that much, plus the caller's chunk.
  * Parts are Buffers, not streams, so the SDK can retry a failed part by sending it again.
  */
-export class MultipartWriter implements StorageWriter {
+export class MultipartWriter implements Pick<StorageWriter, 'write' | 'commit' | 'abort'> {
   private readonly partSize: number;
   private readonly limit: LimitFunction;
   private readonly cancel = new AbortController();

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -15,6 +16,7 @@ import { NotFoundError, type ByteRange, type ObjectInfo, type StorageDriver, typ
 import type { S3Config } from './s3-config.js';
 import { S3CallError, call, s3ErrorText } from './s3-errors.js';
 import { MultipartWriter, type S3Target } from './s3-upload.js';
+import { TempFile } from './temp-file.js';
 
 /** Driver-private folder (under the prefix) for health probes; never a cache key, hidden from list(''). */
 const HEALTH_DIR = '_health';
@@ -115,7 +117,31 @@ export class S3Driver implements StorageDriver {
    * so that a blob larger than 10,000 × partSize still fits; without it such a blob fails clearly.
    */
   async writer(key: string, options: WriterOptions = {}): Promise<StorageWriter> {
-    return new MultipartWriter(this.target, this.objectKey(key), options.sizeHint);
+    // Parts in S3 cannot be read before the upload completes: a local spool serves read-back.
+    const spool = await TempFile.create(join(this.config.spoolDir, `pullthrough-spool-${randomUUID()}`), { scratch: true });
+    const upload = new MultipartWriter(this.target, this.objectKey(key), options.sizeHint);
+    let committed = false;
+    const abort = async () => {
+      await spool.close();
+      await upload.abort();
+    };
+    return {
+      write: async (chunk) => {
+        await Promise.all([spool.write(chunk), upload.write(chunk)]);
+      },
+      get landed() {
+        return spool.landed;
+      },
+      readBack: (position, length) => spool.readBack(position, length),
+      commit: async () => {
+        // The spool's tail is flushed beside the completion; a spool that fails only stops
+        // read-back from growing (the caller still holds what has not landed).
+        await Promise.all([upload.commit(), spool.flush().catch(() => undefined)]);
+        committed = true;
+      },
+      abort,
+      release: () => (committed ? spool.close() : abort()),
+    };
   }
 
   async delete(key: string): Promise<void> {
@@ -162,7 +188,7 @@ export class S3Driver implements StorageDriver {
   }
 
   /** Aborts multipart uploads started before the cutoff: a crashed or killed writer's parts. */
-  async sweepTemps(olderThan: Date): Promise<number> {
+  async sweepTemps(olderThan: Date, options: { dryRun?: boolean } = {}): Promise<number> {
     const Bucket = this.config.bucket;
     let removed = 0;
     await call(async () => {
@@ -171,7 +197,7 @@ export class S3Driver implements StorageDriver {
         const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: this.keyPrefix || undefined, ...markers }));
         for (const u of page.Uploads ?? []) {
           if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated >= olderThan) continue;
-          await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId }));
+          if (!options.dryRun) await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId }));
           removed += 1;
         }
         if (!page.IsTruncated) break;

@@ -11,6 +11,8 @@ export interface Upstream {
   readonly client: UpstreamClient;
   readonly tagTTL: number;
   readonly immutableTags?: RegExp;
+  /** A blob fetch fails after `idle` ms without bytes, or `deadline` ms in all. */
+  readonly blobTimeouts: { idle: number; deadline: number };
 }
 
 /** A request's repository resolved to one configured upstream and the name there. */
@@ -41,6 +43,7 @@ export class UpstreamRouter {
       client: new UpstreamClient(c, metrics),
       tagTTL: c.tagTTL,
       immutableTags: c.immutableTags ? new RegExp(c.immutableTags) : undefined,
+      blobTimeouts: { idle: c.timeouts.body, deadline: c.timeouts.blob },
     }));
     for (const u of this.upstreams) this.byName.set(u.name, u);
   }

@@ -94,15 +94,32 @@ async function collectBlobs(mirror: MirrorCache, route: Route, reference: string
     const nested = await Promise.all(chosen.map((m) => collectBlobs(mirror, route, m.digest, undefined)));
     return dedupe(nested.flat());
   }
+  // A single-platform image names its platform only in its config: check it, rather than warm the wrong one.
+  if (platforms && parsed.config) {
+    const config = JSON.parse((await readBlob(mirror, route, parsed.config.digest)).toString('utf8')) as Partial<Platform>;
+    if (!platforms.some((p) => platformMatches(p, config))) {
+      throw new Error(`the image is ${describePlatform({ os: config.os ?? '?', architecture: config.architecture ?? '?', variant: config.variant })} only, not ${platforms.map(describePlatform).join(', ')}`);
+    }
+  }
   return dedupe([...(parsed.config ? [parsed.config] : []), ...(parsed.layers ?? [])]);
+}
+
+/** A small blob's bytes (an image config), fetched and stored as on a pull if it is not cached. */
+async function readBlob(mirror: MirrorCache, route: Route, digest: string): Promise<Buffer> {
+  const blob = await mirror.blobs.getBlob(route, parseDigest(digest));
+  const chunks: Buffer[] = [];
+  for await (const chunk of await blob.open()) chunks.push(chunk as Buffer);
+  await blob.stored;
+  return Buffer.concat(chunks);
 }
 
 /** Makes sure one blob is stored; true when it already was. */
 async function fetchBlob(mirror: MirrorCache, route: Route, digest: string, transferred: (bytes: number) => void): Promise<boolean> {
-  const blob = await mirror.blobs.getBlob(route, parseDigest(digest), true);
+  const blob = await mirror.blobs.getBlob(route, parseDigest(digest));
   if (blob.cache === 'hit') return true;
   const stream = await blob.open();
   for await (const chunk of stream) transferred((chunk as Buffer).length);
+  await blob.stored;
   return false;
 }
 

@@ -15,6 +15,8 @@ async function scrape(m: MirrorUnderTest, url = m.url): Promise<Sample[]> {
  * counted when its response has finished, which the client may see a moment before the server.
  */
 async function scrapeAfter(m: MirrorUnderTest, requests: number): Promise<Sample[]> {
+  // Blobs are committed (and counted) after their last byte went out.
+  await m.server.mirror.blobs.settled();
   for (let i = 0; ; i++) {
     const s = await scrape(m);
     const counted = s.filter((x) => x.name === 'pullthrough_http_requests_total' && x.labels.route !== 'metrics').reduce((n, x) => n + x.value, 0);
@@ -107,6 +109,7 @@ describe('GET /metrics', () => {
     m = await startMirror({ cache: { maxSize: '1GiB' } });
     const image = m.hub.addImage('library/bounded', '1', { layers: [randomBytes(10_000)] });
     await pull(m, 'library/bounded', '1', image);
+    await m.server.mirror.blobs.settled();
     expect(metric(await scrape(m), 'pullthrough_storage_objects')).toBe(3);
   });
 

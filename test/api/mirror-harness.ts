@@ -13,7 +13,7 @@ export interface MirrorUnderTest {
   server: RunningServer;
   url: string;
   root: string;
-  /** Every file under the storage root, relative to it (temps included). */
+  /** Every file under the storage root (temps included), once running fetches settled. */
   files(): Promise<string[]>;
   get(path: string, headers?: Record<string, string>): Promise<HttpResult>;
   /** Sends the path byte for byte: no URL normalisation of `..` or `%2e%2e` on the client side. */
@@ -75,6 +75,8 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<MirrorUnder
     url,
     root,
     files: async () => {
+      // What is at rest: a blob is committed (or its temp removed) after its response ended.
+      await server.mirror.blobs.settled();
       const entries = await readdir(root, { recursive: true, withFileTypes: true });
       return entries.filter((e) => e.isFile()).map((e) => relative(root, join(e.parentPath, e.name))).sort();
     },

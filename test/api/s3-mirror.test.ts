@@ -87,6 +87,8 @@ describe('mirror on S3 with redirect: true', () => {
     expect(cold.body.equals(layer)).toBe(true);
     expect(m.hub.count({ role: 'cdn', digest })).toBe(1);
 
+    // Until the multipart upload completes, a GET joins the fetch (200); after it, storage answers.
+    await m.server.mirror.blobs.settled();
     m.hub.resetCounts();
     const cached = await get(blobUrl);
     expect(cached.status).toBe(307);

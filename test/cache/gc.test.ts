@@ -13,6 +13,8 @@ describe('gc', () => {
     const body = JSON.parse(manifest.body.toString()) as { config: { digest: string }; layers: { digest: string }[] };
     const digests = [body.config.digest, ...body.layers.map((l) => l.digest)];
     for (const digest of digests) expect((await m.get(`/v2/${name}/blobs/${digest}`)).status).toBe(200);
+    // Blobs commit after their response ended; gc looks at what is committed.
+    await m.server.mirror.blobs.settled();
     return digests;
   }
 

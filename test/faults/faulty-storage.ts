@@ -40,17 +40,32 @@ export function faultyStorage(faults: StorageFaults, where = '/var/lib/pullthrou
         opening(temp);
         const inner = await driver.writer(key, options);
         let held = 0;
+        let committed = false;
+        const giveBack = () => {
+          faults.freeBytes += held;
+          held = 0;
+        };
         return {
           async write(chunk) {
             take(chunk.length, temp);
             held += chunk.length;
             await inner.write(chunk);
           },
-          commit: () => inner.commit(),
+          get landed() {
+            return inner.landed;
+          },
+          readBack: (position, length) => inner.readBack(position, length),
+          async commit() {
+            await inner.commit();
+            committed = true;
+          },
           async abort() {
-            faults.freeBytes += held;
-            held = 0;
+            giveBack();
             await inner.abort();
+          },
+          async release() {
+            if (!committed) giveBack();
+            await inner.release();
           },
         };
       },

@@ -199,7 +199,7 @@ describe('s3 driver, no server', () => {
     return client;
   }
 
-  const base = { bucket: 'b', region: 'us-east-1', forcePathStyle: true, prefix: '', queueSize: 64, redirect: false, redirectExpiry: 60_000 };
+  const base = { bucket: 'b', region: 'us-east-1', forcePathStyle: true, prefix: '', queueSize: 64, spoolDir: tmpdir(), redirect: false, redirectExpiry: 60_000 };
 
   test('more than 10,000 parts fails clearly; a size hint grows the parts to fit', async () => {
     let completed: unknown[] = [];
