@@ -4,6 +4,9 @@ const common = {
   testEnvironment: 'node',
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
+  // Ceph's RGW for the S3 suites: started by the first suite that needs it, stopped at the end.
+  globalSetup: '<rootDir>/test/storage/rgw-global-setup.js',
+  globalTeardown: '<rootDir>/test/storage/rgw-global-teardown.js',
 };
 
 /** @type {import('jest').Config} */

@@ -1,13 +1,14 @@
 // `npm run bench:s3`: one 1 GiB random blob pulled cold through pullthrough on the S3 driver
-// (s3rver, the reference S3 server the tests use) and through pullthrough on the filesystem
-// driver, from the same local upstream in the same run; pullthrough's peak RSS during the S3 pull.
-// Every download is hashed and checked against the blob's digest. A benchmark, not a test: it
-// asserts nothing about timings. Results: a table on stdout, bench/results/s3-<date>.{json,md}.
+// (Ceph's RADOS Gateway from scripts/rgw.sh, the S3 engine the tests use) and through pullthrough
+// on the filesystem driver, from the same local upstream in the same run; pullthrough's peak RSS
+// during each cold pull. Every download is hashed and checked against the blob's digest. A
+// benchmark, not a test: it asserts nothing about timings. Results: a table on stdout,
+// bench/results/s3-<date>.{json,md}.
 //
-// One file, three roles: run with no arguments it is the bench; it forks itself as `--upstream`
-// (a static registry serving the blob from a file) and as `--s3rver` (S3rverFixture from
-// test/storage/s3-server.ts), each in its own process so neither shares an event loop with the
-// client that downloads and hashes.
+// One file, two roles: run with no arguments it is the bench; it forks itself as `--upstream` (a
+// static registry serving the blob from a file), in its own process so it does not share an event
+// loop with the client that downloads and hashes. The gateway is reused if one runs (rgw.sh), and
+// stopped at the end only if the bench started it.
 import { fork, type ChildProcess } from 'node:child_process';
 import { createHash, randomFillSync } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -18,8 +19,9 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Pullthrough, REPO_ROOT } from '../test/e2e/harness/pullthrough.js';
+import { RgwGateway, pendingUploads, rgwDaemons, rgwRunning, stopRgw } from '../test/storage/rgw.js';
 import { makeTempDir } from '../test/e2e/harness/tmp.js';
 import { intFromEnv } from './lib/config.js';
 import { mib, num } from './lib/format.js';
@@ -29,12 +31,6 @@ import { PeakRss, readRss } from './lib/rss.js';
 
 const MiB = 2 ** 20;
 const SELF = fileURLToPath(import.meta.url);
-/**
- * Loaded at run time by path, not imported: test/storage/s3-server.ts brings the storage contract
- * (jest globals) with it, which bench/tsconfig.json (types: node) does not compile.
- * bench/tsconfig.s3.json compiles it beside this file.
- */
-const S3RVER_MODULE = new URL('../test/storage/s3-server.js', import.meta.url).href;
 const REPOSITORY = 'library/bench-s3';
 const TRANSFER_TIMEOUT_MS = 150_000;
 const TOTAL_BUDGET_MS = 300_000;
@@ -74,21 +70,6 @@ async function serveUpstream(file: string, digest: string, size: number): Promis
     server.closeAllConnections();
   });
   process.send!({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
-}
-
-interface S3rverFixtureLike {
-  endpoint: string;
-  config(): Promise<{ bucket: string }>;
-  stop(): Promise<void>;
-}
-
-/** s3rver with the tests' shims (AbortMultipartUpload, ListMultipartUploads), one new bucket. */
-async function serveS3rver(): Promise<void> {
-  const { S3rverFixture } = (await import(S3RVER_MODULE)) as { S3rverFixture: { start(): Promise<S3rverFixtureLike> } };
-  const fixture = await S3rverFixture.start();
-  const { bucket } = await fixture.config();
-  process.once('SIGTERM', () => void fixture.stop().finally(() => process.exit(0)));
-  process.send!({ endpoint: fixture.endpoint, bucket });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -208,22 +189,15 @@ async function measureMirror(
 }
 
 /** After the S3 cold pull: the blob is one object of the right size, and no multipart upload is pending. */
-async function checkBucket(endpoint: string, bucket: string, digest: string, size: number): Promise<string> {
-  const client = new S3Client({
-    region: 'us-east-1',
-    endpoint,
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-  });
+async function checkBucket(rgw: RgwGateway, bucket: string, digest: string, size: number): Promise<string> {
+  const client = rgw.client();
   try {
     const hex = digest.slice('sha256:'.length);
     const objects = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `blobs/sha256/${hex.slice(0, 2)}/` }));
     const found = (objects.Contents ?? []).map((o) => `${o.Key} (${o.Size} B)`);
     const expected = `blobs/sha256/${hex.slice(0, 2)}/${hex} (${size} B)`;
     if (found.length !== 1 || found[0] !== expected) throw new Error(`bucket holds ${JSON.stringify(found)}, expected [${expected}]`);
-    const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
-    if ((uploads.Uploads ?? []).length > 0) throw new Error(`${uploads.Uploads!.length} multipart upload(s) left in the bucket`);
+    for await (const upload of pendingUploads(client, bucket)) throw new Error(`multipart upload left in the bucket: ${upload.Key}`);
     return expected;
   } finally {
     client.destroy();
@@ -273,10 +247,17 @@ async function main(): Promise<number> {
   const blob = { digest, size: config.blobBytes };
 
   const upstream = await startRole<{ url: string }>('upstream', ['--upstream', blobFile, digest, String(blob.size)]);
-  const s3 = await startRole<{ endpoint: string; bucket: string }>('s3rver', ['--s3rver']);
-  log(`upstream ${upstream.info.url}, s3rver ${s3.info.endpoint} bucket ${s3.info.bucket}`);
-  const s3rverRss = new PeakRss();
-  s3rverRss.watch('s3rver', s3.child.pid, true);
+  // The gateway of rgw.sh: reused if it runs, else started here and stopped at the end.
+  const rgwStartedHere = !rgwRunning();
+  const rgwStart = performance.now();
+  const rgw = await RgwGateway.start();
+  const rgwStartSeconds = (performance.now() - rgwStart) / 1000;
+  if (rgwStartedHere) adopt({ dispose: async () => stopRgw() });
+  const bucket = await rgw.createBucket();
+  adopt({ dispose: () => rgw.stop() });
+  log(`upstream ${upstream.info.url}, Ceph RGW ${rgw.endpoint} bucket ${bucket} (${rgwStartedHere ? `started in ${rgwStartSeconds.toFixed(1)} s` : 'already running'})`);
+  const rgwRss = new PeakRss();
+  for (const [daemon, pid] of rgwDaemons()) rgwRss.watch(daemon, pid);
 
   const direct = await pullBlob(`${upstream.info.url}/v2/${REPOSITORY}/blobs/${digest}`, digest, blob.size);
   log(`direct from upstream: ${direct.seconds.toFixed(2)} s, ${num(direct.mbps)} MB/s`);
@@ -284,25 +265,25 @@ async function main(): Promise<number> {
   const s3Storage = {
     driver: 's3',
     s3: {
-      bucket: s3.info.bucket,
-      endpoint: s3.info.endpoint,
+      bucket,
+      endpoint: rgw.endpoint,
       forcePathStyle: true,
-      accessKeyId: 'S3RVER',
-      secretAccessKey: 'S3RVER',
+      ...rgw.credentials(),
       partSize: `${config.partSizeMiB}MiB`,
       queueSize: config.queueSize,
     },
   };
   let stored = '';
   const onS3 = await measureMirror('pullthrough (s3)', upstream.info.url, s3Storage, blob, log, async () => {
-    stored = await checkBucket(s3.info.endpoint, s3.info.bucket, digest, blob.size);
+    stored = await checkBucket(rgw, bucket, digest, blob.size);
   });
-  const s3rverPeak = s3rverRss.stop().get('s3rver') ?? 0;
+  const rgwPeaks = Object.fromEntries(rgwRss.stop());
+  const rgwPeakText = Object.entries(rgwPeaks).map(([daemon, bytes]) => `${daemon} ${mib(bytes)}`).join(', ');
   const onFs = await measureMirror('pullthrough (filesystem)', upstream.info.url, undefined, blob, log);
 
   const rows: Row[] = [
     { subject: 'direct from the upstream (no mirror)', pull: direct },
-    { subject: 'pullthrough, S3 driver (s3rver), cold', pull: onS3.cold, idleRss: onS3.idleRss, peakRss: onS3.peakRss },
+    { subject: 'pullthrough, S3 driver (Ceph RGW), cold', pull: onS3.cold, idleRss: onS3.idleRss, peakRss: onS3.peakRss },
     { subject: 'pullthrough, filesystem driver, cold', pull: onFs.cold, idleRss: onFs.idleRss, peakRss: onFs.peakRss },
     { subject: 'pullthrough, S3 driver, warm (from the bucket)', pull: onS3.warm },
     { subject: 'pullthrough, filesystem driver, warm', pull: onFs.warm },
@@ -312,9 +293,9 @@ async function main(): Promise<number> {
     `S3 cold ÷ filesystem cold throughput: ${num(onS3.cold.mbps / onFs.cold.mbps)}×.`,
     `Peak RSS of the S3 pullthrough during the cold pull: ${mib(onS3.peakRss)} (idle ${mib(onS3.idleRss)}); the multipart writer holds at most partSize × queueSize = ${partBound} MiB of parts.`,
     `Cold pulls include the commit: the client's last chunk is held back until the digest matched and the object was committed (S3: CompleteMultipartUpload; filesystem: fsync + rename).`,
-    `s3rver is the reference S3 server of the tests, not a fast one: it writes each part to a file, concatenates them all on CompleteMultipartUpload and hashes the result, in one Node process (peak RSS ${mib(s3rverPeak)}). The S3 numbers measure pullthrough plus s3rver; against MinIO or AWS the storage side is not the bottleneck it is here.`,
+    `The S3 engine is Ceph RGW 16.2 on one node (scripts/rgw.sh): radosgw on beast, one bluestore OSD on a sparse file, pools of size 1, no replication. Its daemons' peak RSS during the S3 pulls: ${rgwPeakText}. The S3 numbers measure pullthrough plus a Ceph cluster on the same ${machine.cores} cores.`,
     `1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end, on ${machine.cores} cores: ` +
-      'upstream, s3rver, both mirrors and the hashing client share them, so compare rows of one run, not runs on different machines.',
+      'upstream, Ceph (mon, OSD, radosgw), both mirrors and the hashing client share them, so compare rows of one run, not runs on different machines.',
     `Verified after the S3 cold pull: the bucket holds exactly ${stored}, and no multipart upload.`,
   ];
 
@@ -324,7 +305,7 @@ async function main(): Promise<number> {
     config: { ...config, repository: REPOSITORY, digest },
     wallSeconds: (performance.now() - startedAt) / 1000,
     direct,
-    s3: { ...onS3, s3rverPeakRss: s3rverPeak },
+    s3: { ...onS3, engine: 'ceph-rgw', rgwStartedHere, rgwStartSeconds, rgwPeakRss: rgwPeaks },
     filesystem: onFs,
     ratios: { s3ColdOverFilesystemCold: onS3.cold.mbps / onFs.cold.mbps },
     notes,
@@ -343,8 +324,6 @@ async function main(): Promise<number> {
 const [role, ...args] = process.argv.slice(2);
 if (role === '--upstream') {
   await serveUpstream(args[0]!, args[1]!, Number(args[2]));
-} else if (role === '--s3rver') {
-  await serveS3rver();
 } else {
   withDeadline('bench:s3', TOTAL_BUDGET_MS, main)
     .catch((err: unknown) => {

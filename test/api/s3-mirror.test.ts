@@ -1,4 +1,4 @@
-// The HTTP API on the S3 driver (s3rver, in process), in front of the fake Docker Hub: `redirect:
+// The HTTP API on the S3 driver (Ceph RGW, scripts/rgw.sh), in front of the fake Docker Hub: `redirect:
 // true` sends cached blob GETs to a presigned S3 URL, and /readyz carries S3's own error.
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
@@ -6,12 +6,12 @@ import { request } from 'undici';
 import { configSchema } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { FakeHub } from '../fixtures/fake-hub.js';
-import { S3rverFixture } from '../storage/s3-server.js';
+import { RGW_START_TIMEOUT_MS, RgwGateway } from '../storage/rgw.js';
 
-let s3: S3rverFixture;
+let s3: RgwGateway;
 beforeAll(async () => {
-  s3 = await S3rverFixture.start();
-});
+  s3 = await RgwGateway.start();
+}, RGW_START_TIMEOUT_MS);
 afterAll(async () => {
   await s3.stop();
 });
@@ -39,8 +39,7 @@ async function startS3Mirror(bucket?: string): Promise<S3Mirror> {
         bucket: name,
         endpoint: s3.endpoint,
         forcePathStyle: true,
-        accessKeyId: 'S3RVER',
-        secretAccessKey: 'S3RVER',
+        ...s3.credentials(),
         partSize: '5MiB',
         redirect: true,
         redirectExpiry: '2m',
@@ -125,7 +124,7 @@ describe('mirror on S3 with redirect: true', () => {
     expect(body.status).toBe('failing');
     const storage = body.checks.find((c) => c.name === 'storage');
     expect(storage?.ok).toBe(false);
-    expect(storage?.error).toMatch(new RegExp(`^s3: PutObject s3://${missing}/_health/probe-[0-9a-f-]+: NoSuchBucket: `));
+    expect(storage?.error).toMatch(new RegExp(`^s3: PutObject s3://${missing}/_health/probe-[0-9a-f-]+: NoSuchBucket \\(HTTP 404\\)$`));
     // The upstream is fine: only storage fails.
     expect(body.checks.find((c) => c.name === 'upstream docker.io')?.ok).toBe(true);
   });

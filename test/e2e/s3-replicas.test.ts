@@ -1,11 +1,12 @@
-// Two pullthrough processes (replicas A and B) sharing one bucket on a real S3 server (s3rver, in
-// this process), in front of the in-process fake Docker Hub: what one replica caches the other
-// serves without asking upstream, and two replicas caching the same blob at once leave one object.
+// Pullthrough processes (replicas) sharing one bucket on Ceph's RGW (scripts/rgw.sh), in front of
+// the in-process fake Docker Hub: what one replica caches the other serves without asking
+// upstream, two replicas caching the same blob at once leave one object, and a herd of cold pulls
+// spread over three replicas gets whole, verified bytes.
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { FakeHub } from '../fixtures/fake-hub.js';
-import { S3rverFixture } from '../storage/s3-server.js';
+import { RGW_START_TIMEOUT_MS, RgwGateway } from '../storage/rgw.js';
 import { sha256Digest } from './harness/digest.js';
 import { httpGet } from './harness/http.js';
 import { Pullthrough } from './harness/pullthrough.js';
@@ -15,27 +16,28 @@ import { fetchCatalog, fetchManifest } from './harness/registry-api.js';
 const TIMEOUT_MS = 120_000;
 const MiB = 2 ** 20;
 
-let s3: S3rverFixture | undefined;
+let s3: RgwGateway | undefined;
 let hub: FakeHub | undefined;
 let bucket: string;
 let a: Pullthrough | undefined;
 let b: Pullthrough | undefined;
+let c: Pullthrough | undefined;
 
 beforeAll(async () => {
-  s3 = await S3rverFixture.start();
-  bucket = (await s3.config()).bucket; // creates it
+  s3 = await RgwGateway.start();
+  bucket = await s3.createBucket();
   hub = await FakeHub.start();
-  // The config a user would write (see config/s3.yaml), with s3rver's fixed credentials.
+  // The config a user would write (see config/s3.yaml), with the gateway's test user.
   const storage = {
     driver: 's3',
-    s3: { bucket, endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', partSize: '5MiB', queueSize: 2 },
+    s3: { bucket, endpoint: s3.endpoint, forcePathStyle: true, ...s3.credentials(), partSize: '5MiB', queueSize: 2 },
   };
   const upstreams = [{ name: 'docker.io', url: hub.url }];
-  [a, b] = await Promise.all([Pullthrough.create({ upstreams, storage }), Pullthrough.create({ upstreams, storage })]);
-}, TIMEOUT_MS);
+  [a, b, c] = await Promise.all([1, 2, 3].map(() => Pullthrough.create({ upstreams, storage })));
+}, RGW_START_TIMEOUT_MS + TIMEOUT_MS);
 
 afterAll(async () => {
-  await Promise.allSettled([a?.dispose(), b?.dispose()]);
+  await Promise.allSettled([a?.dispose(), b?.dispose(), c?.dispose()]);
   await Promise.allSettled([hub?.close(), s3?.stop()]);
 }, TIMEOUT_MS);
 
@@ -70,7 +72,7 @@ async function errorLines(mirror: Pullthrough): Promise<string[]> {
 const upstreamBlobRequests = (digest?: string) =>
   hub!.requests.filter((r) => (r.kind === 'blob' || r.role === 'cdn') && (digest === undefined || r.digest === digest)).length;
 
-describe('two replicas on one S3 bucket', () => {
+describe('replicas on one S3 bucket', () => {
   test(
     'a pull through A fills the bucket; the same pull through B makes no upstream blob request and serves the same bytes',
     async () => {
@@ -138,6 +140,50 @@ describe('two replicas on one S3 bucket', () => {
       hub!.resetCounts();
       for (const mirror of [a!, b!]) expect((await getBlob(mirror, 'library/race', digest)).equals(layer)).toBe(true);
       expect(upstreamBlobRequests(digest)).toBe(0);
+    },
+    TIMEOUT_MS,
+  );
+
+  test(
+    'a herd of 30 cold pulls over 3 replicas: every client gets every blob whole (digest checked), one object per blob, at most one upstream GET per replica',
+    async () => {
+      // 21 MiB + 1 B (five 5 MiB parts) and a small layer; slowed a little, so the herd arrives
+      // while the three replicas' fetches and uploads are under way.
+      const image = hub!.addImage('library/herd', '1.0', { layers: [randomBytes(21 * MiB + 1), randomBytes(200_000)] });
+      const blobs = [image.config, ...image.layers];
+      hub!.fault({ kind: 'slow', digest: image.layers[0]!, chunkBytes: 1024 * 1024, delayMs: 40 });
+      hub!.resetCounts();
+      const replicas = [a!, b!, c!];
+      const clients = Array.from({ length: 30 }, (_, i) => replicas[i % 3]!);
+      const outcomes = await Promise.all(
+        clients.map(async (mirror, i) => {
+          try {
+            const manifest = await fetchManifest(mirror.url, 'library/herd', '1.0');
+            if (manifest.digest !== image.digest) return `client ${i}: manifest ${manifest.digest}`;
+            for (const digest of blobs) {
+              const res = await httpGet(`${mirror.url}/v2/library/herd/blobs/${digest}`, { timeoutMs: 90_000 });
+              if (res.status !== 200 || sha256Digest(res.body) !== digest) {
+                return `client ${i}: ${digest.slice(7, 19)}: HTTP ${res.status}, ${res.body.length} bytes, sha256 ${sha256Digest(res.body).slice(7, 19)}`;
+              }
+            }
+            return 'ok';
+          } catch (err) {
+            return `client ${i}: ${(err as Error).message}`;
+          }
+        }),
+      );
+      hub!.clearFaults();
+      const perBlob = blobs.map((digest) => upstreamBlobRequests(digest));
+      // The figure for the record: clients right out of 30, and upstream blob GETs per blob.
+      process.stderr.write(`herd: ${outcomes.filter((o) => o === 'ok').length} of 30 clients right; upstream GETs per blob: ${perBlob.join(', ')}\n`);
+      expect(outcomes.filter((o) => o !== 'ok')).toEqual([]);
+      // No shared single flight without cluster.redis: each replica fetches a missing blob once.
+      for (const n of perBlob) expect(n).toBeGreaterThanOrEqual(1);
+      for (const n of perBlob) expect(n).toBeLessThanOrEqual(replicas.length);
+      expect((await Promise.all(replicas.map(errorLines))).flat()).toEqual([]);
+      const keys = await s3!.allKeys(bucket);
+      for (const digest of blobs) expect(keys.filter((k) => k.includes(digest.slice(7)))).toEqual([blobKey(digest)]);
+      expect(keys.filter((k) => k.includes('multipart upload'))).toEqual([]);
     },
     TIMEOUT_MS,
   );

@@ -1,22 +1,27 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import pLimit from 'p-limit';
+import { request } from 'undici';
 import { loadConfig } from '../../src/config.js';
 import { withDriverBase } from '../../src/storage/base.js';
 import { describeStorage } from '../../src/storage/open.js';
 import { S3Driver } from '../../src/storage/s3.js';
-import { S3rverFixture } from './s3-server.js';
+import { RGW_START_TIMEOUT_MS, RgwGateway, pendingUploads } from './rgw.js';
 
 const MiB = 2 ** 20;
-let s3: S3rverFixture;
+/** For the cases that move several 5 MiB parts or thousands of requests. */
+const SLOW_MS = 120_000;
+let s3: RgwGateway;
 beforeAll(async () => {
-  s3 = await S3rverFixture.start();
-});
+  s3 = await RgwGateway.start();
+}, RGW_START_TIMEOUT_MS);
 afterAll(async () => {
   await s3.stop();
 });
@@ -41,11 +46,12 @@ function instrument(client: S3Client, hold?: Promise<void>): Map<string, number>
   return sent;
 }
 
-async function pendingUploads(bucket: string): Promise<number> {
+async function pendingCount(bucket: string): Promise<number> {
   const client = s3.client();
-  const res = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  let n = 0;
+  for await (const _ of pendingUploads(client, bucket)) n += 1;
   client.destroy();
-  return res.Uploads?.length ?? 0;
+  return n;
 }
 
 /** A port nothing listens on: bound, then closed. */
@@ -57,7 +63,7 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-describe('s3 driver against s3rver', () => {
+describe('s3 driver against Ceph RGW', () => {
   test('a blob of several 5 MiB parts round-trips byte-exact, invisible until commit', async () => {
     const config = await s3.config({ partSize: '5MiB', queueSize: 2 });
     const client = s3.client();
@@ -68,20 +74,23 @@ describe('s3 driver against s3rver', () => {
     // Odd chunk sizes, so parts are cut across chunk boundaries.
     for (let i = 0; i < bytes.length; i += 1_000_003) await w.write(bytes.subarray(i, i + 1_000_003));
     expect(await d.stat('blobs/big')).toBeUndefined();
-    expect(await pendingUploads(config.bucket)).toBe(1);
+    expect(await pendingCount(config.bucket)).toBe(1);
     await w.commit();
     expect(sent.get('UploadPartCommand')).toBe(4);
     expect((await d.stat('blobs/big'))?.size).toBe(bytes.length);
     expect((await readAll(await d.reader('blobs/big'))).equals(bytes)).toBe(true);
     const across = { start: 5 * MiB - 10, end: 10 * MiB + 10 };
     expect((await readAll(await d.reader('blobs/big', across))).equals(bytes.subarray(across.start, across.end + 1))).toBe(true);
-    expect(await pendingUploads(config.bucket)).toBe(0);
+    expect(await pendingCount(config.bucket)).toBe(0);
     expect(await s3.allKeys(config.bucket)).toEqual(['blobs/big']);
+    // A multipart object's ETag is "<md5 of the part md5s>-<parts>": the object really is the four parts.
+    const head = await client.send(new HeadObjectCommand({ Bucket: config.bucket, Key: 'blobs/big' }));
+    expect(head.ETag).toMatch(/^"[0-9a-f]{32}-4"$/);
     client.destroy();
-  });
+  }, SLOW_MS);
 
   test("AWS's path (no endpoint: CRC32 declared on the upload and sent with each part) completes too", async () => {
-    // The client still points at s3rver, which ignores the checksums; this checks the requests' shape.
+    // The client still points at RGW, which ignores the checksum headers; this checks the requests' shape.
     const config = { ...(await s3.config({ partSize: '5MiB' })), endpoint: undefined };
     const client = s3.client();
     const d = new S3Driver(config, client);
@@ -102,28 +111,28 @@ describe('s3 driver against s3rver', () => {
     for (let i = 0; i < 3; i++) await w.write(randomBytes(5 * MiB));
     await w.write(randomBytes(1000));
     expect(sent.get('UploadPartCommand')).toBe(3);
-    expect(await pendingUploads(config.bucket)).toBe(1);
+    expect(await pendingCount(config.bucket)).toBe(1);
     await w.abort();
     await w.abort();
     await expect(w.write(Buffer.from('x'))).rejects.toThrow(/after abort/);
     expect(sent.get('AbortMultipartUploadCommand')).toBe(1);
-    expect(await pendingUploads(config.bucket)).toBe(0);
+    expect(await pendingCount(config.bucket)).toBe(0);
     expect(await s3.allKeys(config.bucket)).toEqual([]);
-    expect(await readdir(join(s3.dir, config.bucket, '._S3rver_uploads'))).toEqual([]);
     client.destroy();
-  });
+  }, SLOW_MS);
 
   test('write() holds the caller while partSize × queueSize bytes are in flight', async () => {
     let release!: () => void;
     const hold = new Promise<void>((resolve) => (release = resolve));
-    const config = { ...(await s3.config()), partSize: 64 * 1024, queueSize: 2 };
+    const config = await s3.config({ partSize: '5MiB', queueSize: 2 });
     const client = s3.client();
     const sent = instrument(client, hold);
     const w = await new S3Driver(config, client).writer('blobs/slow');
-    const bytes = randomBytes(3 * 64 * 1024 + 5);
-    await w.write(bytes.subarray(0, 64 * 1024)); // part 1 in flight; 64 KiB held < 128 KiB
+    const part = 5 * MiB;
+    const bytes = randomBytes(3 * part + 5);
+    await w.write(bytes.subarray(0, part)); // part 1 in flight; 5 MiB held < 10 MiB
     let second = false;
-    const pending = w.write(bytes.subarray(64 * 1024, 128 * 1024)).then(() => (second = true)); // part 2: 128 KiB held
+    const pending = w.write(bytes.subarray(part, 2 * part)).then(() => (second = true)); // part 2: 10 MiB held
     // Both parts reach S3's door (after a real CreateMultipartUpload); neither can finish before release.
     while ((sent.get('UploadPartCommand') ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -131,32 +140,109 @@ describe('s3 driver against s3rver', () => {
     expect(sent.get('UploadPartCommand')).toBe(2);
     release();
     await pending;
-    await w.write(bytes.subarray(128 * 1024));
+    await w.write(bytes.subarray(2 * part));
     await w.commit();
+    await w.release();
     expect((await new S3Driver(config, client).get('blobs/slow'))?.equals(bytes)).toBe(true);
     client.destroy();
-  });
+  }, SLOW_MS);
 
-  test('directUrl: none unless redirect is on; then a presigned URL that needs no credentials', async () => {
-    expect(await new S3Driver(await s3.config()).directUrl('blobs/p')).toBeUndefined();
-    const config = await s3.config({ redirect: true, redirectExpiry: '60s' });
+  test("parts under 5 MiB: RGW refuses the completion (EntityTooSmall), which is why partSize has that floor; abort cleans up", async () => {
+    // Past the schema, as a config that skipped validation would be.
+    const config = { ...(await s3.config()), partSize: 64 * 1024 };
     const driver = new S3Driver(config);
-    await driver.put('blobs/p', Buffer.from('presigned bytes'));
-    const url = (await driver.directUrl('blobs/p'))!;
-    expect(url).toContain('X-Amz-Expires=60');
-    const res = await fetch(url);
-    expect(res.status).toBe(200);
-    expect(await res.text()).toBe('presigned bytes');
+    const w = await driver.writer('blobs/small-parts');
+    await w.write(randomBytes(3 * 64 * 1024));
+    await expect(w.commit()).rejects.toThrow(/EntityTooSmall/);
+    await w.abort();
+    expect(await s3.allKeys(config.bucket)).toEqual([]);
     driver.client.destroy();
   });
 
-  test('health and errors carry the real S3 error: NoSuchBucket', async () => {
+  test('presigned URLs: none unless redirect is on; then a plain HTTP client GETs the object, ranges included; a tampered or expired URL is 403', async () => {
+    expect(await new S3Driver(await s3.config()).directUrl('blobs/p')).toBeUndefined();
+    const config = await s3.config({ redirect: true, redirectExpiry: '60s' });
+    const driver = new S3Driver(config);
+    const bytes = Buffer.from('presigned bytes');
+    await driver.put('blobs/p', bytes);
+    const url = (await driver.directUrl('blobs/p'))!;
+    expect(url).toContain('X-Amz-Expires=60');
+    // Plain undici and fetch, no SDK and no credentials: what a client following a 307 sends.
+    const plain = await request(url);
+    expect(plain.statusCode).toBe(200);
+    expect(Buffer.from(await plain.body.arrayBuffer()).equals(bytes)).toBe(true);
+    const viaFetch = await fetch(url);
+    expect(await viaFetch.text()).toBe('presigned bytes');
+    const first = await request(url, { headers: { range: 'bytes=0-0' } });
+    expect([first.statusCode, first.headers['content-range'], await first.body.text()]).toEqual([206, `bytes 0-0/${bytes.length}`, 'p']);
+
+    const signed = new URL(url);
+    const signature = signed.searchParams.get('X-Amz-Signature')!;
+    const tampered = new URL(url);
+    tampered.searchParams.set('X-Amz-Signature', `${signature.slice(0, -1)}${signature.endsWith('0') ? '1' : '0'}`);
+    const otherKey = new URL(url.replace('/blobs/p?', '/blobs/q?'));
+    for (const bad of [tampered, otherKey]) {
+      const res = await request(bad);
+      expect({ url: bad.pathname, status: res.statusCode, body: (await res.body.text()).match(/<Code>(\w+)<\/Code>/)?.[1] }).toEqual({
+        url: bad.pathname,
+        status: 403,
+        body: 'SignatureDoesNotMatch',
+      });
+    }
+    // Signed 2 minutes ago for 60 s: expired.
+    const expired = await getSignedUrl(driver.client, new GetObjectCommand({ Bucket: config.bucket, Key: 'blobs/p' }), {
+      expiresIn: 60,
+      signingDate: new Date(Date.now() - 120_000),
+    });
+    const late = await request(expired);
+    await late.body.dump();
+    expect(late.statusCode).toBe(403);
+    driver.client.destroy();
+  });
+
+  test(
+    'sweepTemps (gc, serve at start) lists stale multipart uploads past one page and aborts them, and only them',
+    async () => {
+      const config = await s3.config({ prefix: 'mirror' });
+      const client = s3.client();
+      const create = (key: string) => client.send(new CreateMultipartUploadCommand({ Bucket: config.bucket, Key: key }));
+      // 1,005 uploads abandoned by crashed writers: more than one ListMultipartUploads page (1,000).
+      const limit = pLimit(16);
+      await Promise.all(Array.from({ length: 1_005 }, (_, i) => limit(() => create(`mirror/blobs/sha256/ab/stale-${i}`))));
+      // Another mirror's upload in the same bucket, outside this prefix: not ours to abort.
+      await create('other/blobs/sha256/ab/theirs');
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const cutoff = new Date();
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      // A live writer's upload, younger than the cutoff.
+      const live = await new S3Driver(config, client).writer('blobs/sha256/cd/live');
+      await live.write(randomBytes(5 * MiB));
+      while ((await pendingCount(config.bucket)) < 1_007) await new Promise((resolve) => setTimeout(resolve, 50));
+
+      expect(await withDriverBase(new S3Driver(config, client)).sweepTemps(cutoff)).toBe(1_005);
+      expect((await s3.allKeys(config.bucket)).map((k) => k.replace(/ \(multipart upload .+\)$/, ' (upload)'))).toEqual([
+        'mirror/blobs/sha256/cd/live (upload)',
+        'other/blobs/sha256/ab/theirs (upload)',
+      ]);
+      await live.write(randomBytes(10));
+      await live.commit();
+      await live.release();
+      expect((await s3.allKeys(config.bucket)).map((k) => k.replace(/ \(multipart upload .+\)$/, ' (upload)'))).toEqual([
+        'mirror/blobs/sha256/cd/live',
+        'other/blobs/sha256/ab/theirs (upload)',
+      ]);
+      client.destroy();
+    },
+    SLOW_MS,
+  );
+
+  test('health and errors carry the real S3 error: NoSuchBucket (RGW sends no message with it)', async () => {
     const config = await s3.config({}, `missing-${randomBytes(4).toString('hex')}`);
     const driver = new S3Driver(config);
     const health = await driver.health();
     expect(health.ok).toBe(false);
-    expect(health.error).toMatch(new RegExp(`^s3: PutObject s3://${config.bucket}/_health/probe-[0-9a-f-]+: NoSuchBucket: `));
-    await expect(withDriverBase(driver).get('blobs/x')).rejects.toThrow(/^s3: get: NoSuchBucket: /);
+    expect(health.error).toMatch(new RegExp(`^s3: PutObject s3://${config.bucket}/_health/probe-[0-9a-f-]+: NoSuchBucket \\(HTTP 404\\)$`));
+    await expect(withDriverBase(driver).get('blobs/x')).rejects.toThrow(/^s3: get: NoSuchBucket \(HTTP 404\)$/);
     driver.client.destroy();
   });
 
@@ -241,7 +327,17 @@ describe('s3 config', () => {
     const config = await load('storage:\n  driver: s3\n  s3:\n    bucket: mirror\n');
     expect(config.storage).toEqual({
       driver: 's3',
-      s3: { bucket: 'mirror', region: 'us-east-1', forcePathStyle: false, prefix: '', partSize: 25 * MiB, queueSize: 4, redirect: false, redirectExpiry: 20 * 60_000 },
+      s3: {
+        bucket: 'mirror',
+        region: 'us-east-1',
+        forcePathStyle: false,
+        prefix: '',
+        partSize: 25 * MiB,
+        queueSize: 4,
+        spoolDir: tmpdir(),
+        redirect: false,
+        redirectExpiry: 20 * 60_000,
+      },
     });
   });
 
