@@ -89,6 +89,17 @@ export class PullThroughBlobs {
     return this.running.size;
   }
 
+  /** Clients reading running fetches, and how many of them wait for bytes (status, leak checks). */
+  get readers(): { attached: number; waiting: number } {
+    let attached = 0;
+    let waiting = 0;
+    for (const f of this.running) {
+      attached += f.readerCount;
+      waiting += f.waiting;
+    }
+    return { attached, waiting };
+  }
+
   /** Resolves once no fetch runs: each stored or given up, its temp gone (tests; a drain before shutdown). */
   async settled(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running].map((f) => f.done));

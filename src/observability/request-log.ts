@@ -7,7 +7,8 @@ import type { Metrics } from './metrics.js';
 import { withRequestNotes } from './request-context.js';
 
 /** Probes and scrapes come every few seconds; when they succeed their lines are debug, not info. */
-const QUIET_ROUTES = new Set(['healthz', 'readyz', 'metrics']);
+// Probes, scrapes and the status page's polling: at debug, or they would be most of the log.
+const QUIET_ROUTES = new Set(['healthz', 'readyz', 'metrics', 'status', 'status-page']);
 
 /**
  * One line and one metrics observation per request, written when the response is finished or the

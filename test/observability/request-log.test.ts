@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { get } from 'node:http';
 import { Agent, request } from 'undici';
 import { startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
 import { captureLog, linesMatching } from './capture-log.js';
@@ -96,7 +98,39 @@ describe('request log', () => {
     m = await startMirror({ log: captured.log });
     await m.get('/healthz');
     await m.get('/metrics');
+    await m.get('/status.json');
+    await m.get('/');
     await m.get('/v2/');
     expect((await linesMatching(captured, (l) => l.msg === 'request', 1)).map((l) => l.path)).toEqual(['/v2/']);
+  });
+
+  test('a client hanging up mid-blob is logged as 499 with the status sent and the bytes it got; the fetch goes on', async () => {
+    const captured = captureLog();
+    m = await startMirror({ log: captured.log });
+    const layer = randomBytes(4 * 1024 * 1024);
+    const image = m.hub.addImage('library/gone', '1', { layers: [layer] });
+    const digest = image.layers[0]!;
+    m.hub.fault({ kind: 'slow', digest, chunkBytes: 64 * 1024, delayMs: 10, times: 1 });
+    const got = await new Promise<number>((resolve) => {
+      const req = get(`${m.url}/v2/library/gone/blobs/${digest}`, { agent: false }, (res) => {
+        let n = 0;
+        res.on('data', (chunk: Buffer) => {
+          n += chunk.length;
+          if (n >= 128 * 1024) {
+            req.destroy();
+            resolve(n);
+          }
+        });
+      });
+      req.on('error', () => undefined);
+    });
+    const [line] = await linesMatching(captured, (l) => l.msg === 'request' && l.status === 499, 1);
+    expect(line).toMatchObject({ path: `/v2/library/gone/blobs/${digest}`, status: 499, sentStatus: 200, aborted: true, cache: 'miss', level: 30 });
+    expect(line!.bytes).toBeGreaterThanOrEqual(got);
+    expect(line!.bytes).toBeLessThan(layer.length);
+    expect(line!.error).toBeUndefined();
+    // Nobody else wanted it, yet the blob is fetched to the end and stored for the next pull.
+    await m.server.mirror.blobs.settled();
+    expect(await m.files()).toContain(`blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`);
   });
 });

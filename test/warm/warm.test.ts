@@ -55,6 +55,19 @@ describe('warm', () => {
     expect(results[2]!.error?.message).toMatch(/quay.io is not an upstream/);
     expect(progress.lines.filter((l) => l.startsWith('finished'))).toHaveLength(3);
   });
+
+  test('layers an upstream sends without Content-Length (chunked) are warmed and stored, not waited on forever', async () => {
+    m = await startMirror();
+    const image = m.hub.addImage('library/chunked', '1', { layers: [randomBytes(2 * 1024 * 1024), randomBytes(1000)] });
+    for (const digest of [image.config, ...image.layers]) m.hub.fault({ kind: 'chunked', digest, times: 1 });
+    const progress = recorder();
+    const [result] = await warmImages(m.server.mirror, [parseImageRef('chunked:1')], { concurrency: 2 }, progress);
+    expect(result!.error).toBeUndefined();
+    expect(progress.lines.filter((l) => l.startsWith('fetched'))).toHaveLength(3);
+    const files = await m.files();
+    for (const digest of [image.config, ...image.layers]) expect(files).toContain(`blobs/sha256/${digest.slice(7, 9)}/${digest.slice(7)}`);
+    expect(m.server.mirror.blobs.inflight).toBe(0);
+  });
 });
 
 describe('image references', () => {
