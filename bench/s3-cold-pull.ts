@@ -188,17 +188,23 @@ async function measureMirror(
   }
 }
 
-/** After the S3 cold pull: the blob is one object of the right size, and no multipart upload is pending. */
+/**
+ * After the S3 cold pull: the blob is one object of the right size, and no multipart upload is
+ * pending. The commit follows the client's last byte, so this waits for it (up to a minute).
+ */
 async function checkBucket(rgw: RgwGateway, bucket: string, digest: string, size: number): Promise<string> {
   const client = rgw.client();
+  const hex = digest.slice('sha256:'.length);
+  const expected = `blobs/sha256/${hex.slice(0, 2)}/${hex} (${size} B)`;
   try {
-    const hex = digest.slice('sha256:'.length);
-    const objects = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `blobs/sha256/${hex.slice(0, 2)}/` }));
-    const found = (objects.Contents ?? []).map((o) => `${o.Key} (${o.Size} B)`);
-    const expected = `blobs/sha256/${hex.slice(0, 2)}/${hex} (${size} B)`;
-    if (found.length !== 1 || found[0] !== expected) throw new Error(`bucket holds ${JSON.stringify(found)}, expected [${expected}]`);
-    for await (const upload of pendingUploads(client, bucket)) throw new Error(`multipart upload left in the bucket: ${upload.Key}`);
-    return expected;
+    for (const deadline = Date.now() + 60_000; ; await new Promise((resolve) => setTimeout(resolve, 200))) {
+      const objects = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `blobs/sha256/${hex.slice(0, 2)}/` }));
+      const found = (objects.Contents ?? []).map((o) => `${o.Key} (${o.Size} B)`);
+      const uploads: string[] = [];
+      for await (const upload of pendingUploads(client, bucket)) uploads.push(upload.Key!);
+      if (found.length === 1 && found[0] === expected && uploads.length === 0) return expected;
+      if (Date.now() > deadline) throw new Error(`bucket holds ${JSON.stringify(found)} and uploads ${JSON.stringify(uploads)}, expected [${expected}] alone`);
+    }
   } finally {
     client.destroy();
   }
@@ -292,7 +298,7 @@ async function main(): Promise<number> {
   const notes = [
     `S3 cold ÷ filesystem cold throughput: ${num(onS3.cold.mbps / onFs.cold.mbps)}×.`,
     `Peak RSS of the S3 pullthrough during the cold pull: ${mib(onS3.peakRss)} (idle ${mib(onS3.idleRss)}); the multipart writer holds at most partSize × queueSize = ${partBound} MiB of parts.`,
-    `Cold pulls include the commit: the client's last chunk is held back until the digest matched and the object was committed (S3: CompleteMultipartUpload; filesystem: fsync + rename).`,
+    `A cold pull ends when the client has every byte, released once the digest matched; the commit (S3: CompleteMultipartUpload; filesystem: fsync + rename) follows on no client's path, and the bucket check waits for it.`,
     `The S3 engine is Ceph RGW 16.2 on one node (scripts/rgw.sh): radosgw on beast, one bluestore OSD on a sparse file, pools of size 1, no replication. Its daemons' peak RSS during the S3 pulls: ${rgwPeakText}. The S3 numbers measure pullthrough plus a Ceph cluster on the same ${machine.cores} cores.`,
     `1-minute load average ${loadBefore.toFixed(1)} at the start, ${loadavg()[0]!.toFixed(1)} at the end, on ${machine.cores} cores: ` +
       'upstream, Ceph (mon, OSD, radosgw), both mirrors and the hashing client share them, so compare rows of one run, not runs on different machines.',
