@@ -1,3 +1,5 @@
+import { access, constants, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CONFIG_OPTIONS, configFromFlags } from './command-config.js';
 import { runChecks, storageCheck, unopenedStorageCheck, upstreamCheck, type Check, type Readiness } from './observability/readiness.js';
@@ -10,7 +12,8 @@ export const CHECK_USAGE = `usage: pullthrough check [--config FILE] [--storage 
 Runs the checks behind /readyz without starting a server: storage (writes, reads back and deletes
 a probe object) and each upstream (reachable, authentication works). Prints a table, or the /readyz
 JSON with --json. Exit status 1 when storage fails; with --strict also when an upstream fails.
-Safe beside a running server: it does not sweep temp files.`;
+Safe beside a running server: it does not sweep temp files. It creates nothing: a storage directory
+that is not there yet passes when serve could create it.`;
 
 /** `pullthrough check`: resolves with the exit status. Takes the same config flags as serve. */
 export async function checkCommand(args: string[]): Promise<number> {
@@ -23,14 +26,9 @@ export async function checkCommand(args: string[]): Promise<number> {
       'debug-listen': { type: 'string' },
       json: { type: 'boolean', default: false },
       strict: { type: 'boolean', default: false },
-      help: { type: 'boolean' },
     },
   });
-  if (values.help) {
-    console.log(CHECK_USAGE);
-    return 0;
-  }
-  const config = configFromFlags(values);
+  const { config } = configFromFlags(values);
   const router = new UpstreamRouter(config.upstreams);
   try {
     const checks = [await openedStorageCheck(config.storage), ...router.upstreams.map(upstreamCheck)];
@@ -47,11 +45,35 @@ export async function checkCommand(args: string[]): Promise<number> {
 /** Storage that cannot even be opened is a failed check with the OS's words, not a crash. */
 async function openedStorageCheck(config: Parameters<typeof openStorage>[0]): Promise<Check> {
   const target = describeStorage(config);
+  if (config.driver === 'filesystem' && !(await exists(config.filesystem.root))) return uncreatedRootCheck(config.filesystem.root, target);
   try {
-    return storageCheck(await openStorage(config, { sweepTemps: false }), target);
+    return storageCheck(await openStorage(config, { mode: 'inspect' }), target);
   } catch (err) {
     return unopenedStorageCheck(`${config.driver}: ${osErrorText(err)}`, target);
   }
+}
+
+/**
+ * A filesystem root that is not there yet: check must not create it (in whatever directory it
+ * runs), so it asks whether serve could: the nearest existing parent must be a writable directory.
+ */
+async function uncreatedRootCheck(root: string, target: string): Promise<Check> {
+  let parent = dirname(resolve(root));
+  while (!(await exists(parent))) parent = dirname(parent);
+  const problem = await stat(parent).then(
+    (s) => (s.isDirectory() ? access(parent, constants.W_OK).then(() => undefined, (err: unknown) => osErrorText(err)) : `${parent}: not a directory`),
+    (err: unknown) => osErrorText(err),
+  );
+  if (problem) return unopenedStorageCheck(`filesystem: cannot create ${root}: ${problem}`, target);
+  return { name: 'storage', target: `${target} (not there yet: serve creates it)`, critical: true, run: () => Promise.resolve() };
+}
+
+/** True when something is at the path; a path through a file is not there. */
+function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** The checks as an aligned table, then the overall status. */

@@ -1,4 +1,4 @@
-import { loadConfig, type Config } from './config.js';
+import { resolveConfig, type LoadedConfig } from './config.js';
 
 /** The flags every command that reads the config accepts (node:util parseArgs options). */
 export const CONFIG_OPTIONS = {
@@ -17,9 +17,9 @@ export interface ConfigFlagValues {
   'debug-listen'?: string;
 }
 
-/** The config file, overridden by the command's flags, then by the environment. */
-export function configFromFlags(values: ConfigFlagValues): Config {
-  return loadConfig(values.config, {
+/** The config file, overridden by the command's flags, then by the environment; with where each came from. */
+export function configFromFlags(values: ConfigFlagValues): LoadedConfig {
+  return resolveConfig(values.config, {
     listen: values.listen,
     debugListen: values['debug-listen'],
     storage: values.storage,

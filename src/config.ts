@@ -12,7 +12,8 @@ const upstreamSchema = z.strictObject({
   name: z.string().regex(HOST, 'must be a registry host name such as docker.io or ghcr.io'),
   /** Where bytes come from, e.g. https://registry-1.docker.io. */
   url: z
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+    // abort: the refine below must not run new URL() on a string that is no URL at all.
+    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://registry-1.docker.io', abort: true })
     // Credentials in the URL would show in the startup log and /readyz: they belong in username/passwordFile.
     .refine((u) => { const { username, password } = new URL(u); return !username && !password; }, 'must not carry credentials: use username and passwordFile')
     .transform((u) => u.replace(/\/+$/, '')),
@@ -130,34 +131,80 @@ export class ConfigError extends Error {
 
 export const DEFAULT_CONFIG_FILE = fileURLToPath(new URL('../config/default.yaml', import.meta.url));
 
+/** A config and where its settings came from. */
+export interface LoadedConfig {
+  config: Config;
+  /** The file read, if any. */
+  file?: string;
+  /** Environment variables that set something, each with the key it set (for the start line). */
+  environment: Record<string, string>;
+}
+
 /**
- * Reads the YAML file (the default one only if present), applies flags, then environment
- * (PULLTHROUGH_* and registry:2's REGISTRY_PROXY_* so a `registry:2` setup keeps working), and
- * validates the result once. Any problem throws ConfigError naming the key.
+ * The settings a flag or the environment can give, with the key each sets, its flag and its
+ * variables (later ones win). registry:2's REGISTRY_PROXY_* are here so a `registry:2` setup keeps working.
  */
+const OVERRIDES = {
+  listen: { key: 'listen', flag: '--listen', env: ['PULLTHROUGH_LISTEN'] },
+  debugListen: { key: 'debugListen', flag: '--debug-listen', env: ['PULLTHROUGH_DEBUG_LISTEN'] },
+  storage: { key: 'storage.filesystem.root', flag: '--storage', env: ['PULLTHROUGH_STORAGE'] },
+  logLevel: { key: 'log.level', flag: '--log-level', env: ['PULLTHROUGH_LOG_LEVEL'] },
+  upstream: { key: 'upstreams.0.url', flag: '--upstream', env: ['REGISTRY_PROXY_REMOTEURL', 'PULLTHROUGH_UPSTREAM'] },
+  username: { key: 'upstreams.0.username', flag: undefined, env: ['REGISTRY_PROXY_USERNAME'] },
+  password: { key: 'upstreams.0.password', flag: undefined, env: ['REGISTRY_PROXY_PASSWORD'] },
+} as const;
+
+type Setting = keyof typeof OVERRIDES;
+
+/** One value to lay over the file, and who gave it: "--upstream", "environment variable PULLTHROUGH_UPSTREAM". */
+interface Override {
+  setting: Setting;
+  value: string;
+  source: string;
+}
+
+/** Reads the config like resolveConfig, for callers that need only the result. */
 export function loadConfig(file: string | undefined, flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): Config {
+  return resolveConfig(file, flags, env).config;
+}
+
+/**
+ * Reads the YAML file (the default one only if present), applies flags, then the environment, and
+ * validates the result once. Any problem throws ConfigError naming where the bad value came from
+ * (the file, the flag or the variable), the key and the value.
+ */
+export function resolveConfig(file: string | undefined, flags: ConfigFlags = {}, env: NodeJS.ProcessEnv = process.env): LoadedConfig {
   const path = file ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
   const raw = path ? readYaml(path) : {};
-  apply(raw, flags);
-  apply(raw, {
-    listen: env.PULLTHROUGH_LISTEN,
-    debugListen: env.PULLTHROUGH_DEBUG_LISTEN,
-    storage: env.PULLTHROUGH_STORAGE,
-    upstream: env.PULLTHROUGH_UPSTREAM ?? env.REGISTRY_PROXY_REMOTEURL,
-    username: env.REGISTRY_PROXY_USERNAME,
-    password: env.REGISTRY_PROXY_PASSWORD,
-    logLevel: env.PULLTHROUGH_LOG_LEVEL,
-  });
+  const overrides: Override[] = [];
+  for (const [setting, o] of Object.entries(OVERRIDES) as [Setting, (typeof OVERRIDES)[Setting]][]) {
+    const flag = o.flag === undefined ? undefined : flags[setting as keyof ConfigFlags];
+    if (flag) overrides.push({ setting, value: flag, source: o.flag! });
+  }
+  for (const [setting, o] of Object.entries(OVERRIDES) as [Setting, (typeof OVERRIDES)[Setting]][]) {
+    const name = [...o.env].reverse().find((n) => env[n]);
+    if (name) overrides.push({ setting, value: env[name]!, source: `environment variable ${name}` });
+  }
+  for (const o of overrides) apply(raw, o);
+
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    const first = result.error.issues[0]!;
-    const key = first.path.join('.') || '(top level)';
-    throw new ConfigError(`invalid config${path ? ` in ${path}` : ''}: ${key}: ${first.message}`);
+    const issue = result.error.issues[0]!;
+    const key = issue.path.join('.');
+    // The last override of a key is the one that stayed in the document.
+    const given = [...overrides].reverse().find((o) => key === OVERRIDES[o.setting].key || key.startsWith(`${OVERRIDES[o.setting].key}.`));
+    const source = given?.source ?? (path ? `in ${path}` : 'in the defaults');
+    const value = valueAt(raw, issue.path);
+    throw new ConfigError(
+      `invalid config ${given ? `from ${source}` : source}: ${key || '(top level)'}: ${issue.message}${value === undefined ? '' : ` (got ${showValue(key, value)})`}`,
+    );
   }
   for (const u of result.data.upstreams) {
     if (u.passwordFile) u.password = readSecret(u.passwordFile, `upstreams.${u.name}.passwordFile`);
   }
-  return result.data;
+  const environment: Record<string, string> = {};
+  for (const o of overrides) if (o.source.startsWith('environment variable ')) environment[o.source.slice('environment variable '.length)] = OVERRIDES[o.setting].key;
+  return { config: result.data, file: path, environment };
 }
 
 function readYaml(path: string): Record<string, unknown> {
@@ -184,24 +231,40 @@ function readSecret(path: string, key: string): string {
   }
 }
 
-interface Overrides extends ConfigFlags {
-  username?: string;
-  password?: string;
+/** Lays one override over the raw document before validation, so validation names its key too. */
+function apply(raw: Record<string, unknown>, { setting, value }: Override): void {
+  switch (setting) {
+    case 'listen':
+    case 'debugListen':
+      raw[setting] = value;
+      return;
+    case 'storage':
+      raw.storage = { driver: 'filesystem', filesystem: { root: value } };
+      return;
+    case 'logLevel':
+      raw.log = { ...(raw.log as object), level: value };
+      return;
+    default: {
+      const list = Array.isArray(raw.upstreams) && raw.upstreams.length > 0 ? (raw.upstreams as Record<string, unknown>[]) : [{ name: 'docker.io' }];
+      const first = { url: 'https://registry-1.docker.io', ...list[0], [setting === 'upstream' ? 'url' : setting]: value };
+      raw.upstreams = [first, ...list.slice(1)];
+    }
+  }
 }
 
-/** Applies overrides to the raw document before validation, so validation names their keys too. */
-function apply(raw: Record<string, unknown>, o: Overrides): void {
-  if (o.listen) raw.listen = o.listen;
-  if (o.debugListen) raw.debugListen = o.debugListen;
-  if (o.storage) raw.storage = { driver: 'filesystem', filesystem: { root: o.storage } };
-  if (o.logLevel) raw.log = { ...(raw.log as object), level: o.logLevel };
-  if (o.upstream || o.username || o.password) {
-    const list = Array.isArray(raw.upstreams) && raw.upstreams.length > 0 ? (raw.upstreams as Record<string, unknown>[]) : [{ name: 'docker.io' }];
-    const first = { ...list[0] };
-    if (o.upstream) first.url = o.upstream;
-    if (o.username) first.username = o.username;
-    if (o.password) first.password = o.password;
-    if (!first.url) first.url = 'https://registry-1.docker.io';
-    raw.upstreams = [first, ...list.slice(1)];
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let at = raw;
+  for (const key of path) {
+    if (typeof at !== 'object' || at === null) return undefined;
+    at = (at as Record<PropertyKey, unknown>)[key];
   }
+  return at;
+}
+
+/** The bad value as the user wrote it, short, with secrets (and credentials in URLs) left out. */
+function showValue(key: string, value: unknown): string {
+  if (/password|secret|token/i.test(key)) return '[redacted]';
+  if (typeof value === 'string' && /^[a-z]+:\/\/[^/@]*@/i.test(value)) return JSON.stringify(value.replace(/\/\/[^/@]*@/, '//[redacted]@'));
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

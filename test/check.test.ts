@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { json, startMirror, type MirrorUnderTest } from './api/mirror-harness.js';
@@ -78,11 +78,12 @@ describe('pullthrough check', () => {
     expect((await runCli(['check', '--storage', root, '--upstream', hub.url, '--strict'])).code).toBe(1);
   }, 30_000);
 
-  test('a storage root that cannot exist (under a file) is a failed check with the OS error, not a crash', async () => {
+  test('a storage root that cannot exist (under a file) is a failed check saying why, not a crash; nothing is created', async () => {
     await writeFile(join(root, 'file'), '');
     const cli = await runCli(['check', '--storage', join(root, 'file', 'storage'), '--upstream', hub.url]);
     expect(cli.code).toBe(1);
-    expect(cli.stdout).toMatch(/FAIL +\d+ms +filesystem: mkdir \S+\/file\/storage\/_tmp: not a directory$/m);
+    expect(cli.stdout).toMatch(/FAIL +\d+ms +filesystem: cannot create \S+\/file\/storage: \S+\/file: not a directory$/m);
     expect(cli.stderr).toBe('');
+    expect(await readdir(root)).toEqual(['file']);
   }, 30_000);
 });

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const REPO = fileURLToPath(new URL('../', import.meta.url));
+export const REPO = fileURLToPath(new URL('../', import.meta.url));
 /** The built command, run as users run it. */
 export const CLI = join(REPO, 'dist', 'cli.js');
 
@@ -35,8 +35,8 @@ export async function ensureBuilt(): Promise<void> {
       continue;
     }
     try {
-      // Type errors elsewhere in a work tree still emit; only a missing dist/cli.js is fatal.
-      spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(REPO, 'tsconfig.build.json')], { cwd: REPO, stdio: 'ignore' });
+      // `npm run build`'s command. Type errors elsewhere in a work tree still emit; only a missing dist/cli.js is fatal.
+      spawnSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-b', join(REPO, 'tsconfig.build.json')], { cwd: REPO, stdio: 'ignore' });
       if (!existsSync(CLI)) throw new Error('npm run build produced no dist/cli.js');
       return;
     } finally {
@@ -50,6 +50,13 @@ export function cleanEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PULLTHROUGH_') && !k.startsWith('REGISTRY_')));
 }
 
+export interface CliOptions {
+  /** Where the command runs (default: the repository). */
+  cwd?: string;
+  /** Variables added to the cleaned environment. */
+  env?: NodeJS.ProcessEnv;
+}
+
 export interface CliResult {
   code: number | null;
   stdout: string;
@@ -57,9 +64,9 @@ export interface CliResult {
 }
 
 /** Runs `pullthrough ARGS…` to completion. */
-export function runCli(args: string[]): Promise<CliResult> {
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: cleanEnv() });
+    const child = spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO, env: { ...cleanEnv(), ...options.env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -69,17 +76,48 @@ export function runCli(args: string[]): Promise<CliResult> {
   });
 }
 
+export interface RunningCli {
+  child: ChildProcess;
+  /** stdout's JSON log lines. */
+  lines: Record<string, any>[];
+  /** stdout's lines that are not JSON (npm's banner, stray text). */
+  text: string[];
+  /** Everything written to stderr. */
+  stderr: () => string;
+  exited: Promise<number | null>;
+}
+
 /** A running `pullthrough ARGS…` with its JSON log lines collected as they arrive. */
-export function startCli(args: string[]): { child: ChildProcess; lines: Record<string, any>[]; exited: Promise<number | null> } {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: cleanEnv() });
+export function startCli(args: string[], options: CliOptions = {}): RunningCli {
+  return collect(spawn(process.execPath, [CLI, ...args], { cwd: options.cwd ?? REPO, env: { ...cleanEnv(), ...options.env } }));
+}
+
+/** `npm start -- ARGS…` in the repository, as a user runs it. */
+export function startNpm(args: string[]): RunningCli {
+  return collect(spawn('npm', ['start', '--', ...args], { cwd: REPO, env: cleanEnv() }));
+}
+
+function collect(child: ChildProcess): RunningCli {
   const lines: Record<string, any>[] = [];
+  const text: string[] = [];
   let partial = '';
+  let stderr = '';
   child.stdout!.on('data', (c: Buffer) => {
     const parts = (partial + c.toString()).split('\n');
     partial = parts.pop()!;
-    for (const p of parts) if (p.trim()) lines.push(JSON.parse(p) as Record<string, any>);
+    for (const p of parts) {
+      if (!p.trim()) continue;
+      try {
+        lines.push(JSON.parse(p) as Record<string, any>);
+      } catch {
+        text.push(p);
+      }
+    }
   });
-  child.stderr!.on('data', (c: Buffer) => process.stderr.write(c));
+  child.stderr!.on('data', (c: Buffer) => {
+    stderr += c.toString();
+    process.stderr.write(c);
+  });
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, exited };
+  return { child, lines, text, stderr: () => stderr, exited };
 }

@@ -1,7 +1,7 @@
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig, resolveConfig } from '../src/config.js';
 
 async function yamlFile(text: string): Promise<string> {
   const file = join(await mkdtemp(join(tmpdir(), 'pt-cfg-')), 'c.yaml');
@@ -56,6 +56,32 @@ describe('config', () => {
     const file = await yamlFile(text);
     expect(() => loadConfig(file, {}, {})).toThrow(ConfigError);
     expect(() => loadConfig(file, {}, {})).toThrow(message);
+  });
+
+  test.each([
+    [{}, { PULLTHROUGH_LOG_LEVEL: 'loud' }, /^invalid config from environment variable PULLTHROUGH_LOG_LEVEL: log\.level: .* \(got "loud"\)$/],
+    [{ logLevel: 'loud' }, {}, /^invalid config from --log-level: log\.level: .* \(got "loud"\)$/],
+    [{ upstream: 'registry-1.docker.io' }, {}, /^invalid config from --upstream: upstreams\.0\.url: must be an http\(s\) URL such as https:\/\/registry-1\.docker\.io \(got "registry-1\.docker\.io"\)$/],
+    [{}, { REGISTRY_PROXY_REMOTEURL: 'ftp://x' }, /^invalid config from environment variable REGISTRY_PROXY_REMOTEURL: upstreams\.0\.url: .* \(got "ftp:\/\/x"\)$/],
+    [{ listen: ':1' }, { PULLTHROUGH_DEBUG_LISTEN: '' }, null],
+  ])('an error names the flag or variable that gave the bad value: %j %j', async (flags, env, message) => {
+    const file = await yamlFile('log: {level: info}\n');
+    if (message === null) return expect(() => loadConfig(file, flags, env)).not.toThrow();
+    expect(() => loadConfig(file, flags, env)).toThrow(message);
+    expect(() => loadConfig(file, flags, env)).not.toThrow(file);
+  });
+
+  test('a bad value from the file names the file, the key and the value; secrets are not shown', async () => {
+    const file = await yamlFile('upstreams:\n  - name: docker.io\n    url: https://x\n    tagTTL: soon\n');
+    expect(() => loadConfig(file, {}, {})).toThrow(`invalid config in ${file}: upstreams.0.tagTTL: not a duration: "soon" (try "5m") (got "soon")`);
+    const secret = await yamlFile('auth: {tokens: [short-secret]}\n');
+    expect(() => loadConfig(secret, {}, {})).toThrow(/auth\.tokens\.0: .* \(got \[redacted\]\)$/);
+  });
+
+  test('the environment variables that set something, each with its key (for the start line)', () => {
+    const { environment } = resolveConfig(undefined, { storage: '/flag' }, { PULLTHROUGH_STORAGE: '/env', REGISTRY_PROXY_REMOTEURL: 'https://a', PULLTHROUGH_UPSTREAM: 'https://b' });
+    // PULLTHROUGH_UPSTREAM wins over registry:2's name, so only it is listed.
+    expect(environment).toEqual({ PULLTHROUGH_STORAGE: 'storage.filesystem.root', PULLTHROUGH_UPSTREAM: 'upstreams.0.url' });
   });
 
   test('a missing config file is an error', () => {

@@ -16,19 +16,15 @@ uploads included). Safe while the server runs: blobs younger than --grace are ke
 export async function gcCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { ...CONFIG_OPTIONS, 'dry-run': { type: 'boolean', default: false }, grace: { type: 'string', default: '1h' }, help: { type: 'boolean' } },
+    options: { ...CONFIG_OPTIONS, 'dry-run': { type: 'boolean', default: false }, grace: { type: 'string', default: '1h' } },
   });
-  if (values.help) {
-    console.log(GC_USAGE);
-    return;
-  }
   const grace = durationSchema.safeParse(values.grace);
   if (!grace.success) throw new Error(`--grace: ${grace.error.issues[0]!.message}`);
   const graceMs = grace.data;
-  const storage = await openStorage(configFromFlags(values).storage, { sweepTemps: false });
+  const storage = await openStorage(configFromFlags(values).config.storage, { mode: 'inspect' });
   const dryRun = values['dry-run'];
   const report = await collectGarbage(storage, { dryRun, graceMs });
-  const temps = dryRun ? 0 : await storage.sweepTemps(new Date(Date.now() - STALE_TEMP_MS));
+  const temps = await storage.sweepTemps(new Date(Date.now() - STALE_TEMP_MS), { dryRun });
   const verb = dryRun ? 'would remove' : 'removed';
   for (const blob of report.removed) console.log(`${verb} ${blob.digest} ${formatBytes(blob.size)}`);
   console.log(

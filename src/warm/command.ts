@@ -3,6 +3,8 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { MirrorCache } from '../cache/mirror.js';
 import { CONFIG_OPTIONS, configFromFlags, formatBytes } from '../command-config.js';
+import { RegistryError } from '../oci/errors.js';
+import { validateName } from '../oci/reference.js';
 import { openStorage } from '../storage/open.js';
 import { UpstreamRouter } from '../upstream/routing.js';
 import { parseImageRef } from './image-ref.js';
@@ -27,24 +29,19 @@ export async function warmCommand(args: string[]): Promise<void> {
       platform: { type: 'string' },
       'all-platforms': { type: 'boolean', default: false },
       concurrency: { type: 'string', default: '4' },
-      help: { type: 'boolean' },
     },
   });
-  if (values.help) {
-    console.log(WARM_USAGE);
-    return;
-  }
   const listed = values.from ? readFileSync(values.from, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()) : [];
-  const refs = [...positionals, ...listed].filter(Boolean).map(parseImageRef);
+  const refs = [...positionals, ...listed].filter(Boolean).map(parseImage);
   if (refs.length === 0) throw new Error(`no images given\n\n${WARM_USAGE}`);
   const concurrency = Number(values.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error('--concurrency must be a positive integer');
   const platforms = values['all-platforms'] ? undefined : values.platform ? values.platform.split(',').map(parsePlatform) : [hostPlatform()];
 
-  const config = configFromFlags(values);
+  const { config } = configFromFlags(values);
   const log = pino({ level: 'warn' }, process.stderr);
   const router = new UpstreamRouter(config.upstreams);
-  const mirror = await MirrorCache.open(await openStorage(config.storage, { sweepTemps: false }), router, log, config.cache);
+  const mirror = await MirrorCache.open(await openStorage(config.storage, { mode: 'warm' }), router, log, config.cache);
   const progress = createProgress(process.stdout);
   const started = performance.now();
   const results = await warmImages(mirror, refs, { platforms, concurrency }, progress).finally(() => progress.stop());
@@ -57,4 +54,16 @@ export async function warmCommand(args: string[]): Promise<void> {
   console.log(`warmed ${results.length - failed.length}/${results.length} images, ${formatBytes(bytes)} in ${seconds}s`);
   for (const r of failed) console.error(`failed: ${r.image}: ${r.error!.message}`);
   if (failed.length > 0) process.exitCode = 1;
+}
+
+/** An image reference, its name checked as the server checks it: what the server refuses, warm refuses before asking upstream. */
+function parseImage(text: string) {
+  try {
+    const ref = parseImageRef(text);
+    validateName(ref.name);
+    return ref;
+  } catch (err) {
+    if (err instanceof RegistryError) throw new Error(`${text}: ${err.code}: ${err.message} (the server answers the same)`);
+    throw err;
+  }
 }
