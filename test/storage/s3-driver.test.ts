@@ -201,7 +201,7 @@ describe('s3 driver against Ceph RGW', () => {
   });
 
   test(
-    'sweepTemps (gc, serve at start) lists stale multipart uploads past one page and aborts them, and only them',
+    'sweepTemps (what gc runs) lists stale multipart uploads past one page and aborts them, and only them',
     async () => {
       const config = await s3.config({ prefix: 'mirror' });
       const client = s3.client();
