@@ -15,6 +15,11 @@ import { END, FetchReader, WAIT, type FetchSource } from './fetch-reader.js';
  * past this it waits for the slowest reader (pass-through has nowhere else to put them).
  */
 const PASS_THROUGH_WINDOW = 8 * 1024 * 1024;
+/**
+ * The newest bytes kept in memory even once storage holds them: readers near the front (most
+ * of them, most of the time) take them by reference instead of reading them back from the temp.
+ */
+const FRONT_BYTES = 4 * 1024 * 1024;
 
 /**
  * One upstream fetch of one blob, owned by no client: it reads the upstream at the upstream's
@@ -122,10 +127,10 @@ export class BlobFetch implements FetchSource {
 
   next(position: number, max: number): Buffer | Promise<Buffer> | typeof WAIT | typeof END {
     if (this.failure) throw this.failure;
-    const landed = this.writer?.landed ?? 0;
-    if (position < landed) return this.writer!.readBack(position, Math.min(max, landed - position));
     const held = this.window.slice(position, max);
     if (held) return held;
+    const landed = this.writer?.landed ?? 0;
+    if (position < landed) return this.writer!.readBack(position, Math.min(max, landed - position));
     if (position < this.window.start) throw new Error(`blob fetch: bytes at ${position} are neither stored nor held`);
     return this.verified ? END : WAIT;
   }
@@ -291,10 +296,10 @@ export class BlobFetch implements FetchSource {
     for (const r of this.readers) if (r.position === slowest) r.destroy(error);
   }
 
-  /** Drops from memory what storage holds, or, in pass-through, what every reader has passed. */
+  /** Drops from memory what storage holds (but the front), or, in pass-through, what every reader has passed. */
   private trim(): void {
     const landed = this.writer?.landed ?? 0;
-    if (!this.storageFailure) return this.window.dropBefore(landed);
+    if (!this.storageFailure) return this.window.dropBefore(Math.min(landed, this.window.end - FRONT_BYTES));
     let slowest = this.window.end;
     for (const r of this.readers) slowest = Math.min(slowest, r.position);
     this.window.dropBefore(Math.max(landed, slowest));
