@@ -9,7 +9,7 @@
 #   start   starts the gateway, or reuses the one already running from $RGW_DIR; prints the S3
 #           settings as one JSON line on stdout {endpoint, accessKeyId, secretAccessKey}, and
 #           how long it took on stderr. Concurrent starts wait for each other (flock).
-#   stop    stops the daemons and removes $RGW_DIR.
+#   stop    stops the daemons (SIGTERM; SIGKILL after 2 s: nothing is kept) and removes $RGW_DIR.
 #   status  exits 0 if the gateway of $RGW_DIR answers S3 requests.
 #   dir     prints $RGW_DIR (its run/ holds the daemons' pid files).
 #
@@ -34,7 +34,8 @@ free_port() {
   node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
 }
 
-# Any HTTP answer from the gateway's port (anonymous ListBuckets is a 200 on RGW).
+# The gateway answers an S3 request (anonymous ListBuckets: 200 on RGW). s3.json is written only
+# once the S3 user exists.
 answers() {
   local endpoint
   [[ -f $settings ]] || return 1
@@ -42,17 +43,25 @@ answers() {
   node -e 'fetch(process.argv[1], { signal: AbortSignal.timeout(2000) }).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))' "$endpoint/"
 }
 
-stop_daemons() {
+# The pids of this dir's daemons: a pid file whose process is gone, or is now some other program
+# (a pid reused after a reboot), names nothing to stop.
+our_pids() {
   local pidfile pid
   for pidfile in "$dir"/run/*.pid; do
     [[ -f $pidfile ]] || continue
     pid=$(cat "$pidfile")
-    kill "$pid" 2>/dev/null || true
+    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-c $conf" && echo "$pid"
   done
-  for pidfile in "$dir"/run/*.pid; do
-    [[ -f $pidfile ]] || continue
-    pid=$(cat "$pidfile")
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  return 0
+}
+
+stop_daemons() {
+  local pids pid
+  pids=$(our_pids)
+  [[ -n $pids ]] || return 0
+  kill $pids 2>/dev/null || true
+  for pid in $pids; do
+    for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -9 "$pid" 2>/dev/null || true
   done
 }
