@@ -11,15 +11,17 @@ import { renderMarkdown, writeReport, type Report } from './lib/report.js';
 import type { ScenarioResult } from './lib/result.js';
 import { PeakRss } from './lib/rss.js';
 import type { Scenario } from './lib/scenario.js';
+import { chunkedUpstream } from './scenarios/chunked-upstream.js';
 import { coldHerd } from './scenarios/cold-herd.js';
 import { coldPull } from './scenarios/cold-pull.js';
 import { digestManifestRate, tagManifestRate } from './scenarios/manifest-rate.js';
 import { peakRssOutput } from './scenarios/peak-rss.js';
 import { skopeoCopyScenario } from './scenarios/skopeo-copy.js';
+import { slowReader } from './scenarios/slow-reader.js';
 import { warmBlob } from './scenarios/warm-blob.js';
 
 /** In table order; peak RSS (6) is not run but read off 3–5. */
-const SCENARIOS: readonly Scenario[] = [tagManifestRate, digestManifestRate, warmBlob, coldPull, coldHerd, skopeoCopyScenario];
+const SCENARIOS: readonly Scenario[] = [tagManifestRate, digestManifestRate, warmBlob, coldPull, coldHerd, skopeoCopyScenario, slowReader, chunkedUpstream];
 const RSS_SCENARIOS: readonly Scenario[] = [warmBlob, coldPull, coldHerd];
 const SETUP_BUDGET_MS = 240_000;
 

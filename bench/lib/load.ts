@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import autocannon from 'autocannon';
 import { run } from '../../test/e2e/harness/run.js';
 
@@ -86,4 +87,22 @@ export async function download(url: string, clients: number, expectBytes: number
   }
   const bytes = clients * expectBytes;
   return { seconds, bytes, mbps: bytes / 1e6 / seconds };
+}
+
+/**
+ * One curl reading `url` at `bytesPerSecond` into /dev/null until stop(); what becomes of it is
+ * not measured, so stop() never throws.
+ */
+export function slowClient(url: string, bytesPerSecond: number): { stop(): Promise<void> } {
+  const child = spawn('curl', ['-sS', '-o', '/dev/null', '--limit-rate', String(bytesPerSecond), url], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => {
+    child.once('close', () => resolve());
+    child.once('error', () => resolve());
+  });
+  return {
+    stop: () => {
+      child.kill('SIGKILL');
+      return exited;
+    },
+  };
 }

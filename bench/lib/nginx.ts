@@ -5,23 +5,13 @@ import { freePort } from '../../test/e2e/harness/ports.js';
 import { makeTempDir } from '../../test/e2e/harness/tmp.js';
 
 /**
- * nginx serving a directory as static files: the practical ceiling for
- * serving a blob from disk (sendfile, no hashing, no HTTP framework).
- * Everything (config, pid, logs, temp) lives in its temp dir; `user root`
- * so its workers can read files the bench (as root) wrote with mode 0600.
+ * nginx with the bench's common settings; subclasses give the server block. Everything (config,
+ * pid, logs, temp) lives in its temp dir; `user root` so its workers can read files the bench (as
+ * root) wrote with mode 0600.
  */
-export class NginxStatic extends LocalServer {
-  private constructor(
-    port: number,
-    dir: string,
-    private readonly root: string,
-  ) {
+abstract class Nginx extends LocalServer {
+  protected constructor(port: number, dir: string) {
     super('nginx', port, dir);
-  }
-
-  static async create(root: string): Promise<NginxStatic> {
-    const nginx = new NginxStatic(await freePort(), await makeTempDir('nginx'), root);
-    return launch(nginx, () => nginx.writeConfig());
   }
 
   private get configFile(): string {
@@ -38,7 +28,10 @@ export class NginxStatic extends LocalServer {
     };
   }
 
-  private async writeConfig(): Promise<void> {
+  /** The `location` blocks of its one server. */
+  protected abstract locations(): string;
+
+  protected async writeConfig(): Promise<void> {
     const tmp = join(this.dir, 'tmp');
     await mkdir(tmp, { recursive: true });
     const running = process.getuid?.() === 0 ? 'user root;' : '';
@@ -56,11 +49,56 @@ http {
   client_body_temp_path ${tmp}; proxy_temp_path ${tmp}; fastcgi_temp_path ${tmp}; uwsgi_temp_path ${tmp}; scgi_temp_path ${tmp};
   server {
     listen ${this.host};
-    root ${this.root};
     location = /healthz { return 200 "ok\\n"; }
+${this.locations()}
   }
 }
 `;
     await writeFile(this.configFile, config);
+  }
+}
+
+/** nginx serving a directory as static files: the practical ceiling for serving a blob from disk (sendfile, no hashing, no HTTP framework). */
+export class NginxStatic extends Nginx {
+  private constructor(
+    port: number,
+    dir: string,
+    private readonly root: string,
+  ) {
+    super(port, dir);
+  }
+
+  static async create(root: string): Promise<NginxStatic> {
+    const nginx = new NginxStatic(await freePort(), await makeTempDir('nginx'), root);
+    return launch(nginx, () => nginx.writeConfig());
+  }
+
+  protected locations(): string {
+    return `    root ${this.root};`;
+  }
+}
+
+/**
+ * A relay in front of a registry that answers without Content-Length, chunked, as Nexus- and
+ * Artifactory-style upstreams do: an empty body appended after each answer (the addition
+ * module) leaves nginx no length to send. Bytes are passed on unbuffered and unchanged.
+ */
+export class NginxChunkingRelay extends Nginx {
+  private constructor(
+    port: number,
+    dir: string,
+    private readonly upstreamUrl: string,
+  ) {
+    super(port, dir);
+  }
+
+  static async create(upstreamUrl: string): Promise<NginxChunkingRelay> {
+    const nginx = new NginxChunkingRelay(await freePort(), await makeTempDir('nginx-chunked'), upstreamUrl);
+    return launch(nginx, () => nginx.writeConfig());
+  }
+
+  protected locations(): string {
+    return `    location / { proxy_pass ${this.upstreamUrl}; proxy_http_version 1.1; proxy_buffering off; addition_types *; add_after_body /_empty; }
+    location = /_empty { return 200 ""; }`;
   }
 }
