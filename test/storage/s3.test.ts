@@ -1,4 +1,5 @@
 import { describeStorageDriver } from './contract.js';
+import { describeWriterReadBack } from './contract-readback.js';
 import { RGW_START_TIMEOUT_MS, RgwGateway } from './rgw.js';
 
 const MiB = 2 ** 20;
@@ -15,3 +16,6 @@ describeStorageDriver('s3 (rgw)', () => rgw.fixture());
 // The same contract with objects of three 5 MiB parts (S3's smallest, which RGW enforces).
 describeStorageDriver('s3 (rgw, multipart)', () => rgw.fixture({ partSize: '5MiB', queueSize: 2 }), { objectBytes: 2 * 5 * MiB + 123_457 });
 describeStorageDriver('s3 (rgw, prefix)', () => rgw.fixture({ prefix: 'team/mirror' }));
+// Readers of a blob being fetched read back from the writer's local spool, in both upload shapes.
+describeWriterReadBack('s3 (rgw)', () => rgw.fixture());
+describeWriterReadBack('s3 (rgw, multipart)', () => rgw.fixture({ partSize: '5MiB', queueSize: 2 }), 2 * 5 * MiB + 123_457);
