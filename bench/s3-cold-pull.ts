@@ -21,7 +21,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { Pullthrough, REPO_ROOT } from '../test/e2e/harness/pullthrough.js';
-import { RgwGateway, pendingUploads, rgwDaemons, rgwRunning, stopRgw } from '../test/storage/rgw.js';
+import { RgwGateway, pendingUploads, releaseRgw, rgwDaemons } from '../test/storage/rgw.js';
 import { makeTempDir } from '../test/e2e/harness/tmp.js';
 import { intFromEnv } from './lib/config.js';
 import { mib, num } from './lib/format.js';
@@ -253,15 +253,14 @@ async function main(): Promise<number> {
   const blob = { digest, size: config.blobBytes };
 
   const upstream = await startRole<{ url: string }>('upstream', ['--upstream', blobFile, digest, String(blob.size)]);
-  // The gateway of rgw.sh: reused if it runs, else started here and stopped at the end.
-  const rgwStartedHere = !rgwRunning();
+  // The gateway of rgw.sh: reused if one runs; released at the end (stopped unless kept or in use).
   const rgwStart = performance.now();
   const rgw = await RgwGateway.start();
   const rgwStartSeconds = (performance.now() - rgwStart) / 1000;
-  if (rgwStartedHere) adopt({ dispose: async () => stopRgw() });
+  adopt({ dispose: async () => releaseRgw() });
   const bucket = await rgw.createBucket();
   adopt({ dispose: () => rgw.stop() });
-  log(`upstream ${upstream.info.url}, Ceph RGW ${rgw.endpoint} bucket ${bucket} (${rgwStartedHere ? `started in ${rgwStartSeconds.toFixed(1)} s` : 'already running'})`);
+  log(`upstream ${upstream.info.url}, Ceph RGW ${rgw.endpoint} bucket ${bucket} (ready in ${rgwStartSeconds.toFixed(1)} s)`);
   const rgwRss = new PeakRss();
   for (const [daemon, pid] of rgwDaemons()) rgwRss.watch(daemon, pid);
 
@@ -311,7 +310,7 @@ async function main(): Promise<number> {
     config: { ...config, repository: REPOSITORY, digest },
     wallSeconds: (performance.now() - startedAt) / 1000,
     direct,
-    s3: { ...onS3, engine: 'ceph-rgw', rgwStartedHere, rgwStartSeconds, rgwPeakRss: rgwPeaks },
+    s3: { ...onS3, engine: 'ceph-rgw', rgwReadySeconds: rgwStartSeconds, rgwPeakRss: rgwPeaks },
     filesystem: onFs,
     ratios: { s3ColdOverFilesystemCold: onS3.cold.mbps / onFs.cold.mbps },
     notes,

@@ -1,14 +1,18 @@
 #!/usr/bin/env bash
-# usage: rgw.sh start|stop|status|dir
+# usage: rgw.sh start|stop|status|dir|use PID|release PID
 #
 # A throwaway Ceph RADOS Gateway (S3) for the tests and `npm run bench:s3`: one monitor, one OSD
 # (bluestore on a sparse file), pools of size 1, radosgw on the beast frontend at 127.0.0.1, and
 # one S3 user. Everything (config, data, logs, sockets, pid files) lives under one directory,
 # $RGW_DIR (default: one per checkout under $TMPDIR); nothing goes in /var or /etc.
 #
-#   start   starts the gateway, or reuses the one already running from $RGW_DIR; prints the S3
-#           settings as one JSON line on stdout {endpoint, accessKeyId, secretAccessKey}, and
-#           how long it took on stderr. Concurrent starts wait for each other (flock).
+#   start   starts the gateway, or reuses the one already running from $RGW_DIR, and keeps it
+#           until `stop` (.ci/run, `npm run rgw:start`); prints the S3 settings as one JSON line
+#           on stdout {endpoint, accessKeyId, secretAccessKey}, and how long it took on stderr.
+#           Concurrent calls wait for each other (flock).
+#   use PID      the same, for a run (a jest run, the bench) whose process is PID, without keeping it:
+#   release PID  that run is done; the gateway stops when no run that still lives uses it, unless
+#                `start` keeps it. Two jest runs in one checkout so never stop it under each other.
 #   stop    stops the daemons (SIGTERM; SIGKILL after 2 s: nothing is kept) and removes $RGW_DIR.
 #   status  exits 0 if the gateway of $RGW_DIR answers S3 requests.
 #   dir     prints $RGW_DIR (its run/ holds the daemons' pid files).
@@ -20,6 +24,8 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 dir=${RGW_DIR:-${TMPDIR:-/tmp}/pullthrough-rgw-$(printf '%s' "$repo" | cksum | cut -d' ' -f1)}
 conf=$dir/ceph.conf
 settings=$dir/s3.json
+users=$dir/users
+kept=$dir/kept
 ACCESS_KEY=pullthrough-test
 SECRET_KEY=pullthrough-test-secret
 
@@ -53,6 +59,21 @@ our_pids() {
     tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-c $conf" && echo "$pid"
   done
   return 0
+}
+
+stop() {
+  stop_daemons
+  rm -rf "$dir"
+  log "stopped ($dir)"
+}
+
+# Any run registered in $users whose process still lives.
+live_users() {
+  local file
+  for file in "$users"/*; do
+    [[ -f $file ]] && kill -0 "$(basename "$file")" 2>/dev/null && return 0
+  done
+  return 1
 }
 
 stop_daemons() {
@@ -157,23 +178,36 @@ EOF
     sleep 0.1
   done
   answers || die "radosgw never answered on 127.0.0.1:$rgw_port"
+  mkdir -p "$users"
   log "started in $(awk -v a="$began" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s at http://127.0.0.1:$rgw_port ($dir)"
   cat "$settings"
 }
 
+pid_arg() {
+  [[ ${1:-} =~ ^[0-9]+$ ]] || { echo "usage: $0 use|release PID" >&2; exit 2; }
+}
+
 case ${1:-} in
-  start)
+  start | use)
+    [[ $1 == use ]] && pid_arg "${2:-}"
     mkdir -p "$(dirname "$dir")"
     exec 9>"$dir.lock"
     flock 9
     start
+    if [[ $1 == start ]]; then touch "$kept"; else touch "$users/$2"; fi
+    ;;
+  release)
+    pid_arg "${2:-}"
+    exec 9>"$dir.lock"
+    flock 9
+    [[ -f $users/$2 ]] || exit 0
+    rm -f "$users/$2"
+    [[ -f $kept ]] || live_users || stop
     ;;
   stop)
     exec 9>"$dir.lock"
     flock 9
-    stop_daemons
-    rm -rf "$dir"
-    log "stopped ($dir)"
+    stop
     ;;
   status)
     answers
@@ -182,7 +216,7 @@ case ${1:-} in
     echo "$dir"
     ;;
   *)
-    echo "usage: $0 start|stop|status|dir" >&2
+    echo "usage: $0 start|stop|status|dir|use PID|release PID" >&2
     exit 2
     ;;
 esac

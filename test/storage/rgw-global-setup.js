@@ -1,13 +1,7 @@
 // Jest globalSetup (see jest.config.js). The suites start the gateway of scripts/rgw.sh on first
-// use and share it; globalTeardown stops it only if this run started it, so a gateway started
-// beforehand (by .ci/run, or by hand to keep it between runs) lives on.
-import { spawnSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-
-export const RGW_SCRIPT = fileURLToPath(new URL('../../scripts/rgw.sh', import.meta.url));
-
-export const rgwRunning = () => spawnSync('bash', [RGW_SCRIPT, 'status'], { stdio: 'ignore' }).status === 0;
-
+// use (`rgw.sh use`), registered under this jest process, which the workers inherit through
+// RGW_USER_PID; globalTeardown releases it, and rgw.sh stops the gateway once no live run uses it
+// and nobody keeps it (`rgw.sh start`: .ci/run, or by hand between runs).
 export default function setup() {
-  globalThis.rgwRunningBefore = rgwRunning();
+  process.env.RGW_USER_PID = String(process.pid);
 }

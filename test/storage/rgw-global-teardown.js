@@ -1,8 +1,8 @@
-// Jest globalTeardown: stops the gateway if this run started it (see rgw-global-setup.js).
+// Jest globalTeardown: this run is done with the gateway (see rgw-global-setup.js).
 import { spawnSync } from 'node:child_process';
-import { RGW_SCRIPT, rgwRunning } from './rgw-global-setup.js';
+import { fileURLToPath } from 'node:url';
 
 export default function teardown() {
-  if (globalThis.rgwRunningBefore || !rgwRunning()) return;
-  spawnSync('bash', [RGW_SCRIPT, 'stop'], { stdio: 'inherit' });
+  const script = fileURLToPath(new URL('../../scripts/rgw.sh', import.meta.url));
+  spawnSync('bash', [script, 'release', process.env.RGW_USER_PID ?? String(process.pid)], { stdio: 'inherit' });
 }

@@ -36,14 +36,17 @@ export const RGW_SCRIPT = join(repoRoot(dirname(fileURLToPath(import.meta.url)))
 /** A cold start takes about 8 s here; generous for slow CI disks. Use it as the beforeAll timeout. */
 export const RGW_START_TIMEOUT_MS = 180_000;
 
-const rgwScript = (command: string) => spawnSync('bash', [RGW_SCRIPT, command], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const rgwScript = (...args: string[]) => spawnSync('bash', [RGW_SCRIPT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
 
-/** Whether the gateway of this checkout answers now. */
-export const rgwRunning = (): boolean => rgwScript('status').status === 0;
+/**
+ * The process a gateway user is registered under (rgw.sh use/release): the jest run's (set by
+ * its globalSetup, inherited by the workers), else this process's (the bench).
+ */
+const userPid = () => process.env.RGW_USER_PID ?? String(process.pid);
 
-/** Stops the gateway of this checkout (every suite's buckets go with it). */
-export function stopRgw(): void {
-  rgwScript('stop');
+/** This run is done with the gateway: rgw.sh stops it if no other live run uses it and nobody keeps it. */
+export function releaseRgw(): void {
+  rgwScript('release', userPid());
 }
 
 /** The gateway's daemons by name (mon.a, osd.0, client.rgw.a) → pid, from rgw.sh's pid files. */
@@ -62,9 +65,9 @@ export class RgwGateway {
 
   private constructor(readonly settings: RgwSettings) {}
 
-  /** Starts the gateway, or joins the one running; stop() then removes only this caller's buckets. */
+  /** Starts the gateway, or joins the one running, for this run; stop() then removes only this caller's buckets. */
   static async start(): Promise<RgwGateway> {
-    const { stdout } = await promisify(execFile)('bash', [RGW_SCRIPT, 'start'], { timeout: RGW_START_TIMEOUT_MS });
+    const { stdout } = await promisify(execFile)('bash', [RGW_SCRIPT, 'use', userPid()], { timeout: RGW_START_TIMEOUT_MS });
     return new RgwGateway(JSON.parse(stdout.trim().split('\n').pop()!) as RgwSettings);
   }
 
@@ -150,7 +153,7 @@ export class RgwGateway {
     this.buckets.delete(bucket);
   }
 
-  /** Removes this caller's buckets; the gateway keeps running for the other suites (rgw.sh stop ends it). */
+  /** Removes this caller's buckets; the gateway keeps running for the other suites (see releaseRgw). */
   async stop(): Promise<void> {
     for (const bucket of [...this.buckets]) await this.removeBucket(bucket);
   }
