@@ -21,12 +21,18 @@ export interface EvictionRound {
 
 /** Evict down to this share of maxBytes, so one commit past the limit does not start a round each time. */
 const LOW_WATERMARK = 0.9;
-/** Blobs read or written this recently are never evicted: a pull is probably still using them. */
-const RECENT_MS = 60_000;
+/**
+ * An image whose manifest was served this recently is being pulled: its layers are about to be
+ * asked for, so it is in use. Nothing else is protected beyond the blobs being read or fetched.
+ */
+export const ACTIVE_PULL_MS = 5_000;
+/** The bound is also checked on this beat, so a cache over it after the pulls stopped still shrinks. */
+const CHECK_EVERY_MS = 1_000;
 
 /**
  * Least-recently-used eviction by whole images: an image (a top-level manifest with its child
- * manifests, configs and layers) is used when any part of it was. Evicting one removes its tags
+ * manifests, configs and layers) was last used when a part only it holds was (a shared base layer
+ * would make every image that has it look as recent as the newest). Evicting one removes its tags
  * and links first, then the blobs no remaining image references, so a cached manifest never points
  * at a missing blob. Loose blobs (pulled by digest, no manifest) are units of their own.
  */
@@ -34,6 +40,7 @@ export class Evictor {
   private running?: Promise<EvictionRound>;
   /** A check arrived during a round: look again when it ends. */
   private recheck = false;
+  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly storage: StorageDriver,
@@ -63,6 +70,19 @@ export class Evictor {
     this.running.catch((err: unknown) => this.log.error({ err: (err as Error).message }, 'eviction failed'));
   }
 
+  /** Checks the limits every second from now on, not only when a blob is added. */
+  start(): void {
+    this.timer ??= setInterval(() => this.check(), CHECK_EVERY_MS);
+    this.timer.unref();
+  }
+
+  /** Stops the beat and waits for a running round (shutdown). */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    await this.idle();
+  }
+
   /** Waits until no round is running or due (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.running) await this.running.catch(() => undefined);
@@ -75,13 +95,13 @@ export class Evictor {
     for (const image of images) for (const d of image.closure) owners.set(d, (owners.get(d) ?? 0) + 1);
     const loose = this.usage.all().filter((b) => !owners.has(b.digest));
     const units = [
-      ...images.map((image) => ({ image, digests: [...image.closure], lastUsed: this.lastUsed(image.closure) })),
+      ...images.map((image) => ({ image, digests: [...image.closure], lastUsed: this.lastUsed(image.closure, owners) })),
       ...loose.map((b) => ({ image: undefined, digests: [b.digest], lastUsed: b.lastAccess })),
     ].sort((a, b) => a.lastUsed - b.lastUsed);
 
     for (const unit of units) {
       if (!(await this.overLimit(LOW_WATERMARK))) break;
-      if (this.now() - unit.lastUsed < RECENT_MS || unit.digests.some((d) => this.usage.isPinned(d))) continue;
+      if (this.inUse(unit.digests, unit.image)) continue;
       if (unit.image) await this.unlink(unit.image);
       for (const digest of unit.digests) {
         const left = (owners.get(digest) ?? 1) - 1;
@@ -101,10 +121,19 @@ export class Evictor {
     return round;
   }
 
-  private lastUsed(closure: Set<string>): number {
+  /** The latest use of what only this image holds (its top manifest is always its own). */
+  private lastUsed(closure: Set<string>, owners: Map<string, number>): number {
     let last = 0;
-    for (const d of closure) last = Math.max(last, this.usage.get(d)?.lastAccess ?? 0);
+    for (const d of closure) if (owners.get(d) === 1) last = Math.max(last, this.usage.get(d)?.lastAccess ?? 0);
     return last;
+  }
+
+  /** Being read or fetched (pinned), or an image whose pull is in progress. */
+  private inUse(digests: string[], image: CachedImage | undefined): boolean {
+    if (digests.some((d) => this.usage.isPinned(d))) return true;
+    if (!image) return false;
+    const now = this.now();
+    return [...image.manifests].some((d) => now - (this.usage.get(d)?.lastAccess ?? 0) < ACTIVE_PULL_MS);
   }
 
   /** Tags and links go before the bytes, so no reader can find a manifest whose blobs are gone. */

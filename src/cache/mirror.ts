@@ -80,6 +80,7 @@ export class MirrorCache {
     await loadUsage();
     const evictor = new Evictor(storage, store, usage!, limits, log, now);
     usage!.onGrow = () => evictor.check();
+    evictor.start();
     evictor.check();
     return new MirrorCache({ storage, router, log, store, now, usage, evictor, limits, limitsDescription: limits.description });
   }
@@ -87,7 +88,7 @@ export class MirrorCache {
   /** Stops background work and saves access times. */
   async close(): Promise<void> {
     clearInterval(this.saver);
-    await this.evictor?.idle();
+    await this.evictor?.stop();
     await this.saveUsage();
   }
 

@@ -1,4 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { readImages } from '../../src/cache/image-graph.js';
 import { parseDigest } from '../../src/oci/digest.js';
 import { paths } from '../../src/storage/paths.js';
@@ -11,14 +14,15 @@ describe('size-limited eviction', () => {
   let clock = Date.now();
   afterEach(async () => m.close());
 
-  async function pullImage(name: string): Promise<void> {
-    const manifest = await m.get(`/v2/${name}/manifests/1`);
+  async function pullImage(name: string, via: MirrorUnderTest = m): Promise<void> {
+    const manifest = await via.get(`/v2/${name}/manifests/1`);
     expect(manifest.status).toBe(200);
     const body = JSON.parse(manifest.body.toString()) as { config: { digest: string }; layers: { digest: string }[] };
     for (const digest of [body.config.digest, ...body.layers.map((l) => l.digest)]) {
-      const blob = await m.get(`/v2/${name}/blobs/${digest}`);
+      const blob = await via.get(`/v2/${name}/blobs/${digest}`);
       expect(blob.status).toBe(200);
     }
+    await via.server.mirror.blobs.settled();
   }
 
   async function storedBlobBytes(): Promise<number> {
@@ -66,16 +70,68 @@ describe('size-limited eviction', () => {
     expect(again.body.equals(layers.get('library/img0')![0]!)).toBe(true);
   });
 
+  test('the bound holds once pulls stop: in use is only what a pull in progress needs, recency ignores the shared base', async () => {
+    m = await startMirror({ cache: { maxSize: '1MiB' }, now: () => clock });
+    const base = randomBytes(100_000);
+    // Pulled in the order opposite to their names, so the listing order is not the LRU order.
+    const names = ['library/img3', 'library/img2', 'library/img1', 'library/img0'];
+    for (const name of names) m.hub.addImage(name, '1', { layers: [base, randomBytes(300_000)] });
+    for (const name of names) {
+      clock += 1_000;
+      await pullImage(name);
+    }
+    await m.server.mirror.blobs.settled();
+    await m.server.mirror.evictor!.idle();
+    // Every image's manifest was served within the last few seconds: each is a pull in progress.
+    expect(m.server.mirror.usage!.totalBytes).toBeGreaterThan(MiB);
+
+    // No request and no new blob from now on: the timer alone brings the store back under the bound.
+    clock += 10_000;
+    await until(async () => m.server.mirror.usage!.totalBytes <= MiB);
+    expect(await storedBlobBytes()).toBeLessThanOrEqual(MiB);
+
+    // The least recently pulled images went (img3 first), though all share the newest-used base layer.
+    const kept = (await readImages(m.server.mirror.storage)).flatMap((image) => image.links.map((l) => l.repo.name)).sort();
+    expect(kept).toEqual(['library/img0', 'library/img1']);
+    m.hub.resetCounts();
+    await pullImage('library/img0');
+    expect(m.hub.requests).toEqual([]);
+  }, 20_000);
+
   test('access times survive a restart', async () => {
-    m = await startMirror({ cache: { maxSize: '100MiB' }, now: () => clock });
-    m.hub.addImage('library/kept', '1', { layers: [randomBytes(1000)] });
-    await pullImage('library/kept');
-    await m.server.mirror.close();
-    const saved = await m.server.mirror.storage.get('_state/usage.json');
-    const times = JSON.parse(saved!.toString()) as Record<string, number>;
-    expect(Object.values(times).every((t) => t === Math.round(clock / 1000))).toBe(true);
+    const root = await mkdtemp(join(tmpdir(), 'pt-restart-'));
+    const first = await startMirror({ root, cache: { maxSize: '100MiB' }, now: () => clock });
+    first.hub.addImage('library/older', '1', { layers: [randomBytes(1000)] });
+    first.hub.addImage('library/newer', '1', { layers: [randomBytes(1000)] });
+    clock += 3_600_000;
+    const olderAt = clock;
+    await pullImage('library/older', first);
+    clock += 3_600_000;
+    await pullImage('library/newer', first);
+    await first.server.close(100);
+    await first.hub.close();
+    // File times say nothing about use: make them all the same, so only the saved times can tell.
+    const files = (await readdir(join(root, 'blobs'), { recursive: true, withFileTypes: true })).filter((e) => e.isFile());
+    for (const f of files) await utimes(join(f.parentPath, f.name), new Date(2000, 0, 1), new Date(2000, 0, 1));
+
+    m = await startMirror({ root, cache: { maxSize: '100MiB' }, now: () => clock });
+    const usage = m.server.mirror.usage!;
+    expect(usage.count).toBe(files.length);
+    const [older] = await readImages(m.server.mirror.storage).then((images) => images.filter((i) => i.links.some((l) => l.repo.name === 'library/older')));
+    expect(older!.closure.size).toBe(3);
+    for (const digest of older!.closure) expect(usage.get(digest)!.lastAccess).toBe(Math.round(olderAt / 1000) * 1000);
+    const newest = Math.max(...usage.all().map((b) => b.lastAccess));
+    expect(newest).toBe(Math.round(clock / 1000) * 1000);
   });
 });
+
+/** Polls `done` until it holds; fails the test after 10 s (a bound on waiting, not a speed check). */
+async function until(done: () => Promise<boolean>): Promise<void> {
+  for (let waited = 0; !(await done()); waited += 50) {
+    if (waited > 10_000) throw new Error('condition not reached in 10 s');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
 
 function sha256Hex(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');
