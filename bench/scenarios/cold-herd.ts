@@ -14,18 +14,21 @@ const TIMEOUT_MS = 180_000;
  * 50 clients at once ask a mirror with empty storage for the same blob. A
  * counting TCP relay between mirror and upstream measures the bytes the
  * upstream sent, as a multiple of the blob's size (1.0 = one fetch, the rest
- * coalesced), and the clock measures when the last client is done.
+ * coalesced), and the clock measures when the last client is done, against
+ * the same mirror's time for one client alone (a fresh instance, same blob).
  */
 export const coldHerd: Scenario = {
   number: 5,
   id: 'cold-herd',
   title: 'cold herd',
-  budgetMs: (c) => c.runs * 2 * 150_000,
+  budgetMs: (c) => c.runs * 3 * 150_000,
   async run({ fx, log, rss }: ScenarioContext): Promise<ScenarioOutput> {
     const { config, herd, upstream } = fx;
     const clients = config.herdClients;
     const fetched = new Samples();
     const times = new Samples();
+    // One client alone on the same blob, the herd's yardstick.
+    const alone = new Samples();
     await scoped(
       () => CountingProxy.start(upstream.port),
       async (relay) => {
@@ -44,6 +47,13 @@ export const coldHerd: Scenario = {
                 log(`${kind}, run ${runIndex}: ${result.seconds.toFixed(2)} s, upstream sent ${multiple.toFixed(2)}× the blob over ${relay.connections} connection(s)`);
               },
             );
+            if (kind !== 'pullthrough') continue;
+            const single = await scoped(
+              () => Mirror.start(kind, relay.url, config),
+              async (mirror) => (await download(blobUrl(mirror.url, herd), 1, herd.size, TIMEOUT_MS)).seconds,
+            );
+            alone.add(kind, single);
+            log(`${kind}, run ${runIndex}: one client alone ${single.toFixed(2)} s`);
           }
         }
       },
@@ -66,6 +76,15 @@ export const coldHerd: Scenario = {
         pullthrough: times.spread('pullthrough'),
         reference: 'distribution proxy',
         referenceValue: times.spread('distribution'),
+      },
+      {
+        metric: `time until the last client is done, ${metric}`,
+        unit: 's',
+        better: 'lower',
+        pullthrough: times.spread('pullthrough'),
+        reference: 'pullthrough, 1 client alone, same blob',
+        referenceValue: alone.spread('pullthrough'),
+        target: { on: 'ratio', op: '<=', value: 1.5 },
       },
     ];
     const raw = Object.fromEntries(MIRROR_KINDS.map((k) => [k, { upstreamMultiple: fetched.spread(k), seconds: times.spread(k) }]));
