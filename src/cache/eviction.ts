@@ -22,8 +22,9 @@ export interface EvictionRound {
 /** Evict down to this share of maxBytes, so one commit past the limit does not start a round each time. */
 const LOW_WATERMARK = 0.9;
 /**
- * An image whose manifest was served this recently is being pulled: its layers are about to be
- * asked for, so it is in use. Nothing else is protected beyond the blobs being read or fetched.
+ * An image whose manifest was served this recently, and whose blobs have not all been served
+ * since, is being pulled: its layers are about to be asked for. Nothing else is protected beyond
+ * the blobs being read or fetched.
  */
 export const ACTIVE_PULL_MS = 5_000;
 /** The bound is also checked on this beat, so a cache over it after the pulls stopped still shrinks. */
@@ -128,12 +129,18 @@ export class Evictor {
     return last;
   }
 
-  /** Being read or fetched (pinned), or an image whose pull is in progress. */
+  /**
+   * Being read or fetched (pinned), or an image whose pull is in progress: a manifest of it was
+   * served in the last few seconds and some config or layer has not been (stored and) served since.
+   */
   private inUse(digests: string[], image: CachedImage | undefined): boolean {
     if (digests.some((d) => this.usage.isPinned(d))) return true;
     if (!image) return false;
     const now = this.now();
-    return [...image.manifests].some((d) => now - (this.usage.get(d)?.lastAccess ?? 0) < ACTIVE_PULL_MS);
+    const served = [...image.manifests].map((d) => this.usage.get(d)?.lastAccess ?? 0).filter((t) => now - t < ACTIVE_PULL_MS);
+    if (served.length === 0) return false;
+    const since = Math.min(...served);
+    return [...image.closure].some((d) => !image.manifests.has(d) && (this.usage.get(d)?.lastAccess ?? 0) < since);
   }
 
   /** Tags and links go before the bytes, so no reader can find a manifest whose blobs are gone. */
