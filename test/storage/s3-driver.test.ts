@@ -76,6 +76,7 @@ describe('s3 driver against Ceph RGW', () => {
     expect(await d.stat('blobs/big')).toBeUndefined();
     expect(await pendingCount(config.bucket)).toBe(1);
     await w.commit();
+    await w.release();
     expect(sent.get('UploadPartCommand')).toBe(4);
     expect((await d.stat('blobs/big'))?.size).toBe(bytes.length);
     expect((await readAll(await d.reader('blobs/big'))).equals(bytes)).toBe(true);
@@ -98,6 +99,7 @@ describe('s3 driver against Ceph RGW', () => {
     const w = await d.writer('blobs/crc');
     await w.write(bytes);
     await w.commit();
+    await w.release();
     expect((await d.get('blobs/crc'))?.equals(bytes)).toBe(true);
     client.destroy();
   });
@@ -300,6 +302,7 @@ describe('s3 driver, no server', () => {
     const hinted = await driver.writer('blobs/huge', { sizeHint: 20_001 });
     await hinted.write(Buffer.alloc(20_001));
     await hinted.commit();
+    await hinted.release();
     expect(completed).toHaveLength(6_667);
   });
 
