@@ -172,6 +172,8 @@ describe('storage faults', () => {
     const layers = [randomBytes(250_000)];
     const image = m.hub.addImage('library/gone', '1', { layers });
     await pull(m, 'library/gone', image, layers);
+    // Commits follow the responses; removing the tree under one would race rm itself.
+    await m.server.mirror.blobs.settled();
     await rm(m.root, { recursive: true, force: true });
 
     m.hub.resetCounts();
