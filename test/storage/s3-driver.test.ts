@@ -289,6 +289,7 @@ describe('s3 driver, no server', () => {
 
   const base = { bucket: 'b', region: 'us-east-1', forcePathStyle: true, prefix: '', queueSize: 64, spoolDir: tmpdir(), redirect: false, redirectExpiry: 60_000 };
 
+  // 16,668 stubbed parts, each spooled too: several seconds on a loaded machine.
   test('more than 10,000 parts fails clearly; a size hint grows the parts to fit', async () => {
     let completed: unknown[] = [];
     const client = stubClient((command, input) => {
@@ -304,7 +305,7 @@ describe('s3 driver, no server', () => {
     await hinted.commit();
     await hinted.release();
     expect(completed).toHaveLength(6_667);
-  });
+  }, SLOW_MS);
 
   test('a body cut short is an error, not a clean end', async () => {
     const client = stubClient(() => ({ Body: Readable.from([Buffer.from('abc')]), ContentLength: 10 }));
