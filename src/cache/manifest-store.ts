@@ -3,6 +3,7 @@ import type { Digest } from '../oci/digest.js';
 import { parseDigest } from '../oci/digest.js';
 import type { StorageDriver } from '../storage/driver.js';
 import { paths } from '../storage/paths.js';
+import { GcJournal } from '../gc/journal.js';
 
 export interface StoredManifest {
   body: Buffer;
@@ -40,8 +41,12 @@ export class ManifestStore {
     sizeCalculation: (m) => m.body.length + 256,
   });
   private readonly tags = new LRUCache<string, TagRecord>({ max: TAG_MEMORY_ENTRIES, ttl: TAG_MEMORY_MS });
+  /** Tells a running gc what is stored meanwhile, so its sweep keeps what the new manifest needs. */
+  private readonly gcJournal: GcJournal;
 
-  constructor(private readonly storage: StorageDriver) {}
+  constructor(private readonly storage: StorageDriver) {
+    this.gcJournal = new GcJournal(storage);
+  }
 
   async getByDigest(upstream: string, name: string, digest: Digest): Promise<StoredManifest | undefined> {
     const key = `${upstream}/${name}@${digest.value}`;
@@ -75,6 +80,7 @@ export class ManifestStore {
   /** Stores the bytes before the link, and the link before any tag points at it. */
   async put(upstream: string, name: string, manifest: StoredManifest): Promise<void> {
     const digest = parseDigest(manifest.digest);
+    await this.gcJournal.recordManifest(digest);
     await this.storage.put(paths.blob(digest), manifest.body);
     await this.storage.put(paths.manifestLink(upstream, name, digest), Buffer.from(JSON.stringify({ mediaType: manifest.mediaType })));
     this.manifests.set(`${upstream}/${name}@${manifest.digest}`, manifest);

@@ -11,7 +11,9 @@ export const GC_USAGE = `usage: pullthrough gc [--dry-run] [--grace 1h] [--confi
 
 Removes blobs that no cached manifest references (index → child manifests → config + layers),
 links and tags whose manifest is gone, and temps older than a day (incomplete S3 multipart
-uploads included). Safe while the server runs: blobs younger than --grace are kept.`;
+uploads included). Reads manifests only, never layers. Safe while servers run: it puts a marker in
+storage, servers then journal the manifests they store, and the sweep keeps what those reach;
+unreferenced blobs younger than --grace (pulled by digest alone) are kept too.`;
 
 export async function gcCommand(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -30,6 +32,7 @@ export async function gcCommand(args: string[]): Promise<void> {
   console.log(
     `${report.repositories} repositories, ${report.manifests} manifests, ${report.referenced} blobs referenced; ` +
       `${verb} ${report.removed.length} blobs (${formatBytes(report.freedBytes)}), ${report.danglingRemoved} dangling links/tags, ` +
-      `${temps} stale temps; kept ${report.keptYoung} unreferenced blobs younger than ${values.grace}`,
+      `${temps} stale temps; kept ${report.keptYoung} unreferenced blobs younger than ${values.grace} ` +
+      `and ${report.keptLive} reached by manifests stored during the gc`,
   );
 }

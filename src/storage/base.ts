@@ -58,6 +58,7 @@ export function withDriverBase(driver: StorageDriver, metrics?: Metrics): Storag
     },
     delete: (key) => wrap('delete', () => tally.removing(validateKey(key), () => driver.delete(key))),
     list: (prefix) => wrap('list', () => driver.list(validateKey(prefix, true))),
+    listObjects: (prefix) => wrap('listObjects', () => driver.listObjects(validateKey(prefix, true))),
     health: async () => {
       const started = performance.now();
       const health = await driver.health();

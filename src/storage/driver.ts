@@ -12,6 +12,11 @@ export interface ObjectInfo {
   modifiedAt: Date;
 }
 
+export interface ListedObject extends ObjectInfo {
+  /** The key below the listed prefix, e.g. `ab/abcd…` under `blobs/sha256`. */
+  key: string;
+}
+
 /** Inclusive byte range, already checked against the object's size by the caller. */
 export interface ByteRange {
   start: number;
@@ -85,6 +90,12 @@ export interface StorageDriver {
    * A missing prefix lists as empty.
    */
   list(prefix: string): Promise<string[]>;
+  /**
+   * Every object under a prefix, at any depth, with its size and mtime, sorted by key: one listing
+   * (readdir and stat in one pass; S3 ListObjectsV2 pages, no request per object). Keys are
+   * relative to the prefix; "directories" are not objects. A missing prefix lists as empty.
+   */
+  listObjects(prefix: string): Promise<ListedObject[]>;
   /** Writes, reads back and deletes a probe object; reports the driver's real error text. */
   health(): Promise<StorageHealth>;
   /** Free and total bytes of the backing store, or undefined where there is no such limit (S3). */

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { NotFoundError, type ByteRange, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageSpace, type StorageWriter } from './driver.js';
+import { dirname, join, relative, sep } from 'node:path';
+import { NotFoundError, type ByteRange, type ListedObject, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageSpace, type StorageWriter } from './driver.js';
 import { TempFile } from './temp-file.js';
 import { osErrorText } from './os-error.js';
 
@@ -121,6 +121,27 @@ export class FilesystemDriver implements StorageDriver {
       if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
       throw err;
     }
+  }
+
+  async listObjects(prefix: string): Promise<ListedObject[]> {
+    const dir = this.file(prefix);
+    let entries;
+    try {
+      entries = await readdir(dir, { recursive: true, withFileTypes: true });
+    } catch (err) {
+      if (isMissing(err) || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return [];
+      throw err;
+    }
+    const found: ListedObject[] = [];
+    for (const e of entries) {
+      if (!e.isFile()) continue;
+      const key = relative(dir, join(e.parentPath, e.name)).split(sep).join('/');
+      if (prefix === '' && key.startsWith(`${TMP_DIR}/`)) continue;
+      // Deleted between the readdir and its stat: not listed.
+      const s = await stat(join(e.parentPath, e.name)).catch(() => undefined);
+      if (s) found.push({ key, size: s.size, modifiedAt: s.mtime });
+    }
+    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async health(): Promise<StorageHealth> {

@@ -12,7 +12,7 @@ import {
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { NotFoundError, type ByteRange, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageWriter, type WriterOptions } from './driver.js';
+import { NotFoundError, type ByteRange, type ListedObject, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageWriter, type WriterOptions } from './driver.js';
 import type { S3Config } from './s3-config.js';
 import { S3CallError, call, s3ErrorText } from './s3-errors.js';
 import { MultipartWriter, type S3Target } from './s3-upload.js';
@@ -161,6 +161,23 @@ export class S3Driver implements StorageDriver {
     if (prefix === '') names.delete(HEALTH_DIR);
     names.delete('');
     return [...names].sort();
+  }
+
+  async listObjects(prefix: string): Promise<ListedObject[]> {
+    const base = this.objectKey(prefix === '' ? '' : `${prefix}/`);
+    const found: ListedObject[] = [];
+    const pages = paginateListObjectsV2({ client: this.client }, { Bucket: this.config.bucket, Prefix: base });
+    await call(async () => {
+      for await (const page of pages) {
+        for (const o of page.Contents ?? []) {
+          if (!o.Key || o.Key.length <= base.length || o.Key.endsWith('/')) continue;
+          const key = o.Key.slice(base.length);
+          if (prefix === '' && key.startsWith(`${HEALTH_DIR}/`)) continue;
+          found.push({ key, size: o.Size ?? 0, modifiedAt: o.LastModified ?? new Date(0) });
+        }
+      }
+    });
+    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
   async health(): Promise<StorageHealth> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { rm } from 'node:fs/promises';
+import { rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectGarbage } from '../../src/cache/gc.js';
 import { startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
@@ -59,15 +59,50 @@ describe('gc', () => {
     expect((await m.get('/v2/library/gone/manifests/1')).status).toBe(200);
   });
 
-  test('a pull running concurrently with gc succeeds and stays whole', async () => {
+  test('a pull running concurrently with three gcs (no grace) succeeds and stays whole', async () => {
     m = await startMirror({ cache: { maxSize: 'none' } });
     const image = m.hub.addImage('library/busy', '1', { layers: [randomBytes(500_000), randomBytes(500_000)] });
     for (const layer of image.layers) m.hub.fault({ kind: 'slow', digest: layer, chunkBytes: 50_000, delayMs: 5 });
     const pull = pullImage('library/busy');
-    const gcs = Promise.all([1, 2, 3].map(() => collectGarbage(m.server.mirror.storage, { dryRun: false, graceMs: 3_600_000 })));
+    const gcs = Promise.all([1, 2, 3].map(() => collectGarbage(m.server.mirror.storage, { dryRun: false, graceMs: 0 })));
     await Promise.all([pull, gcs]);
     m.hub.resetCounts();
     await pullImage('library/busy');
+    expect(m.hub.requests).toEqual([]);
+    expect((await m.files()).filter((f) => f.startsWith('_state/gc/running'))).toEqual([]);
+  });
+
+  test('pulls that start to reference old unreferenced blobs during the sweep keep them (no grace)', async () => {
+    m = await startMirror({ cache: { maxSize: 'none' } });
+    const names = ['library/a', 'library/b', 'library/c'];
+    const images = names.map((name) => m.hub.addImage(name, '1', { layers: [randomBytes(200_000), randomBytes(1000)] }));
+    const orphan = m.hub.addImage('library/orphan', '1', { layers: [randomBytes(3000)] });
+    // Every blob pulled by digest alone, no manifest cached: old and unreferenced when gc marks.
+    for (const [name, img] of [...names.map((n, i) => [n, images[i]!] as const), ['library/orphan', orphan] as const]) {
+      for (const digest of [img.config, ...img.layers]) expect((await m.get(`/v2/${name}/blobs/${digest}`)).status).toBe(200);
+    }
+    await m.server.mirror.blobs.settled();
+    const old = new Date(2000, 0, 1);
+    for (const f of await blobFiles()) await utimes(join(m.root, f), old, old);
+
+    // The pulls run, to their end, once gc has listed the blobs (the mark is over, the sweep begins).
+    const storage = m.server.mirror.storage;
+    let pulls: Promise<unknown> | undefined;
+    const duringSweep = async <T>(prefix: string, listed: T): Promise<T> => {
+      if (prefix.startsWith('blobs/')) await (pulls ??= Promise.all(names.map((n) => pullImage(n))));
+      return listed;
+    };
+    const racing = {
+      ...storage,
+      list: async (prefix: string) => duringSweep(prefix, await storage.list(prefix)),
+      listObjects: async (prefix: string) => duringSweep(prefix, await storage.listObjects(prefix)),
+    };
+    const report = await collectGarbage(racing, { dryRun: false, graceMs: 0 });
+    expect(pulls).toBeDefined();
+    expect(report.removed.map((b) => b.digest).sort()).toEqual([orphan.config, ...orphan.layers].sort());
+
+    m.hub.resetCounts();
+    for (const name of names) await pullImage(name);
     expect(m.hub.requests).toEqual([]);
   });
 });

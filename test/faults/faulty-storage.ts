@@ -96,6 +96,7 @@ function bind(driver: StorageDriver): StorageDriver {
     writer: (k, o) => driver.writer(k, o),
     delete: (k) => driver.delete(k),
     list: (p) => driver.list(p),
+    listObjects: (p) => driver.listObjects(p),
     health: () => driver.health(),
     space: () => driver.space(),
     sweepTemps: (d) => driver.sweepTemps(d),

@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { FilesystemDriver } from '../../src/storage/filesystem.js';
 import { describeStorageDriver, type DriverFixture } from './contract.js';
 import { describeWriterReadBack } from './contract-readback.js';
+import { describeListingContract } from './contract-listing.js';
 
 async function walk(root: string): Promise<string[]> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true });
@@ -21,3 +22,4 @@ async function filesystem(): Promise<DriverFixture> {
 
 describeStorageDriver('filesystem', filesystem);
 describeWriterReadBack('filesystem', filesystem);
+describeListingContract('filesystem', filesystem);

@@ -1,5 +1,6 @@
 import { describeStorageDriver } from './contract.js';
 import { describeWriterReadBack } from './contract-readback.js';
+import { describeListingContract } from './contract-listing.js';
 import { RGW_START_TIMEOUT_MS, RgwGateway } from './rgw.js';
 
 const MiB = 2 ** 20;
@@ -18,4 +19,6 @@ describeStorageDriver('s3 (rgw, multipart)', () => rgw.fixture({ partSize: '5MiB
 describeStorageDriver('s3 (rgw, prefix)', () => rgw.fixture({ prefix: 'team/mirror' }));
 // Readers of a blob being fetched read back from the writer's local spool, in both upload shapes.
 describeWriterReadBack('s3 (rgw)', () => rgw.fixture());
+describeListingContract('s3 (rgw)', () => rgw.fixture());
+describeListingContract('s3 (rgw, prefix)', () => rgw.fixture({ prefix: 'team/mirror' }));
 describeWriterReadBack('s3 (rgw, multipart)', () => rgw.fixture({ partSize: '5MiB', queueSize: 2 }), 2 * 5 * MiB + 123_457);
