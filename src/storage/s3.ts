@@ -46,7 +46,7 @@ export class S3Driver implements StorageDriver {
       partSize: config.partSize,
       queueSize: config.queueSize,
       // Checksums the SDK adds by default since 3.729 break many S3-compatibles (older MinIO,
-      // Ceph RGW, s3rver); on AWS they are kept, and multipart uploads must then declare them.
+      // Ceph RGW); on AWS they are kept, and multipart uploads must then declare them.
       checksums: config.endpoint === undefined,
     };
   }
