@@ -45,6 +45,19 @@ describe('gc', () => {
     expect(m.hub.requests).toEqual([]);
   });
 
+  test('reads manifests only, never a layer or a config', async () => {
+    m = await startMirror({ cache: { maxSize: 'none' } });
+    const image = m.hub.addImage('library/big', '1', { layers: [randomBytes(100_000), randomBytes(100_000)] });
+    await pullImage('library/big');
+    const storage = m.server.mirror.storage;
+    const read: string[] = [];
+    const counting = { ...storage, get: async (key: string) => (read.push(key), storage.get(key)) };
+    const report = await collectGarbage(counting, { dryRun: true, graceMs: 0 });
+    expect(report.referenced).toBe(4);
+    const blobReads = read.filter((k) => k.startsWith('blobs/')).map((k) => `sha256:${k.split('/').pop()}`);
+    expect(blobReads).toEqual([image.digest]);
+  });
+
   test('young unreferenced blobs are kept (grace), and manifests whose bytes are gone lose their links and tags', async () => {
     m = await startMirror({ cache: { maxSize: 'none' } });
     const image = m.hub.addImage('library/gone', '1', { layers: [randomBytes(100)] });
