@@ -23,6 +23,12 @@ const upstreamSchema = z.strictObject({
   passwordFile: z.string().optional(),
   /** A cached tag younger than this is served with no upstream request (ms; accepts "5m"). */
   tagTTL: durationSchema.default(5 * 60_000),
+  /**
+   * Past tagTTL, `background` (default) answers with the cached tag at once and revalidates behind
+   * it, so a slow upstream never delays a cached pull; `wait` revalidates first, so a moved tag is
+   * seen by the very next pull.
+   */
+  tagRevalidation: z.enum(['background', 'wait']).default('background'),
   /** Tags matching this pattern are never revalidated once cached (e.g. '^v?\d+\.\d+\.\d+$'). */
   immutableTags: z
     .string()
@@ -41,6 +47,14 @@ const upstreamSchema = z.strictObject({
       blob: durationSchema.default(3_600_000),
     })
     .default({ connect: 10_000, headers: 30_000, body: 60_000, blob: 3_600_000 }),
+  /**
+   * After a failure (no answer, 5xx, 429) the upstream is held down: requests with a cached answer
+   * get it without asking. Recovery is probed by one request after `probeInitial`, doubling up to
+   * `probeMax` (ms; accept "2s").
+   */
+  health: z
+    .strictObject({ probeInitial: durationSchema.default(2_000), probeMax: durationSchema.default(120_000) })
+    .default({ probeInitial: 2_000, probeMax: 120_000 }),
 });
 
 const storageSchema = z.discriminatedUnion('driver', [

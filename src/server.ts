@@ -46,7 +46,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   const errors = new RecentErrors();
   const limiter = new LogLimiter(log, { windowMs: config.log.repeatWindow, recent: errors });
   const storage = await openStorage(config.storage, { metrics, wrap: options.wrapStorage });
-  const router = new UpstreamRouter(config.upstreams, metrics);
+  const router = new UpstreamRouter(config.upstreams, metrics, log);
   // The cache logs through the limiter: its stale-serving warnings repeat while an upstream is down.
   const mirror = await MirrorCache.open(storage, router, rateLimited(log, limiter), config.cache, options.now);
   const stopCounting = seedStoredBlobs(mirror, storage, metrics, log);

@@ -26,7 +26,8 @@ export interface ManifestStat {
  * Pull-through manifests: `local` is the store, `remote` the route's upstream client.
  * Digests are immutable: stored once, never revalidated. Tags are fresh for the upstream's
  * tagTTL (no upstream request at all), then revalidated with a HEAD (free on Docker Hub, where
- * only GETs count as pulls); if the upstream fails, the stale tag is served.
+ * only GETs count as pulls), in the background while the stale tag is served, or (`wait`) before
+ * answering; if the upstream fails, the stale tag is served.
  */
 export class PullThroughManifests {
   private readonly fetches = new Inflight<StoredManifest>();
@@ -86,22 +87,53 @@ export class PullThroughManifests {
     return { manifest, cache };
   }
 
-  /** The cached tag if it may be served now (fresh, immutable, revalidated, or stale on upstream failure). */
+  /**
+   * The cached tag if it may be served now: fresh, immutable, past its TTL with the revalidation
+   * in the background (the default), revalidated (`tagRevalidation: wait`), or stale on upstream failure.
+   */
   private async currentTag(route: Route, tag: string): Promise<{ tag: TagRecord; cache: CacheStatus } | undefined> {
     const { upstream, name } = route;
     const record = await this.local.getTag(upstream.name, name, tag);
     if (!record) return undefined;
     const fresh = this.now() - record.checkedAt < upstream.tagTTL || upstream.immutableTags?.test(tag) === true;
     if (fresh) return { tag: record, cache: 'hit' };
+    if (upstream.tagRevalidation === 'background') {
+      this.revalidateInBackground(route, tag, record);
+      return { tag: record, cache: 'stale' };
+    }
     try {
       const { result, joined } = this.revalidations.run(`${upstream.name}/${name}:${tag}`, () => this.revalidate(route, tag, record));
       const confirmed = await result;
       return confirmed ? { tag: confirmed, cache: joined ? 'coalesced' : 'revalidated' } : undefined;
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
-      this.log.warn({ upstream: upstream.name, repository: name, tag, err: err.message }, 'upstream failed; serving stale tag');
+      if (!err.heldBack) this.log.warn({ upstream: upstream.name, repository: name, tag, err: err.message }, 'upstream failed; serving stale tag');
       return { tag: record, cache: 'stale' };
     }
+  }
+
+  /**
+   * Stale-while-revalidate: one HEAD per tag at a time however many pulls arrive; a moved tag's
+   * new manifest is fetched and stored, so the next pull gets it. A failure keeps the stale tag.
+   */
+  private revalidateInBackground(route: Route, tag: string, record: TagRecord): void {
+    const { upstream, name } = route;
+    const { result, joined } = this.revalidations.run(`${upstream.name}/${name}:${tag}`, async () => {
+      const confirmed = await this.revalidate(route, tag, record);
+      if (confirmed) return confirmed;
+      await this.fetch(route, tag);
+      return undefined;
+    });
+    if (joined) return;
+    result.catch((err: unknown) => {
+      if (err instanceof RegistryError && err.code === 'MANIFEST_UNKNOWN') {
+        this.log.info({ upstream: upstream.name, repository: name, tag }, 'tag gone upstream; forgotten');
+      } else if (err instanceof UpstreamError) {
+        if (!err.heldBack) this.log.warn({ upstream: upstream.name, repository: name, tag, err: err.message }, 'upstream failed; serving stale tag');
+      } else {
+        this.log.error({ upstream: upstream.name, repository: name, tag, err: err instanceof Error ? err.message : String(err) }, 'background revalidation failed');
+      }
+    });
   }
 
   /** Confirms the tag with a HEAD; undefined when it moved (the caller then fetches the new one). */
@@ -109,7 +141,7 @@ export class PullThroughManifests {
     const { upstream, name } = route;
     let head;
     try {
-      head = await upstream.client.headManifest(name, tag);
+      head = await upstream.client.headManifest(name, tag, true);
     } catch (err) {
       // Gone upstream: forget the tag rather than serve something the upstream has withdrawn.
       if (err instanceof RegistryError && err.code === 'MANIFEST_UNKNOWN') await this.local.deleteTag(upstream.name, name, tag);

@@ -1,7 +1,8 @@
 /**
  * How a request was answered, for the request log and metrics:
  * hit (from storage), miss (fetched upstream by this request), coalesced (waited for another
- * request's fetch), stale (cached tag served because the upstream failed), revalidated (tag
+ * request's fetch), stale (cached tag past its TTL, served while it is revalidated in the
+ * background or because the upstream failed), revalidated (tag
  * older than its TTL, confirmed unchanged by a HEAD), upstream (answered from upstream, not cached).
  */
 export type CacheStatus = 'hit' | 'miss' | 'coalesced' | 'stale' | 'revalidated' | 'upstream';

@@ -22,14 +22,17 @@ export class PullThroughTags {
   ) {}
 
   async listTags(route: Route, n: number | undefined, last: string | undefined): Promise<TagPage> {
+    const { client } = route.upstream;
+    // While the upstream is down, cached tags (if any) are listed without asking it.
+    let cached = client.health.up ? undefined : await this.local.listTags(route.upstream.name, route.name);
     try {
-      const remote = await route.upstream.client.listTags(route.name, n, last);
+      const remote = await client.listTags(route.name, n, last, cached !== undefined && cached.length > 0);
       return { ...remote, cache: 'upstream' };
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
-      const cached = await this.local.listTags(route.upstream.name, route.name);
+      cached ??= await this.local.listTags(route.upstream.name, route.name);
       if (cached.length === 0) throw err;
-      this.log.warn({ upstream: route.upstream.name, repository: route.name, err: err.message }, 'upstream failed; listing cached tags');
+      if (!err.heldBack) this.log.warn({ upstream: route.upstream.name, repository: route.name, err: err.message }, 'upstream failed; listing cached tags');
       const page = paginate(cached, n, last);
       return { tags: page.items, more: page.more, cache: 'stale' };
     }

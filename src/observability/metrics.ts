@@ -46,7 +46,7 @@ export class Metrics {
   });
   private readonly cacheRequests = this.counter(
     'pullthrough_cache_requests_total',
-    'Cache outcomes of manifest, blob and tags requests: hit, miss, coalesced (waited for another request\'s fetch), stale (served because the upstream failed), revalidated, upstream (passed through, not cached).',
+    'Cache outcomes of manifest, blob and tags requests: hit, miss, coalesced (waited for another request\'s fetch), stale (a tag past its TTL, served while revalidated in the background or because the upstream failed), revalidated, upstream (passed through, not cached).',
     ['kind', 'result'],
   );
   private readonly servedBytes = this.counter(
@@ -72,6 +72,11 @@ export class Metrics {
   private readonly rateLimitRemaining = this.gauge('pullthrough_upstream_ratelimit_remaining', 'The last ratelimit-remaining an upstream sent: alert on this before the upstream answers 429.', ['upstream']);
   private readonly rateLimitWindow = this.gauge('pullthrough_upstream_ratelimit_window_seconds', 'The window of the last rate limit an upstream sent (w=…).', ['upstream']);
   private readonly rateLimited = this.counter('pullthrough_upstream_rate_limited_total', '429 Too Many Requests answers received from upstreams.', ['upstream']);
+  private readonly upstreamUp = this.gauge(
+    'pullthrough_upstream_up',
+    'Whether an upstream URL answered lately (1) or is held down after a failure (0): while 0, cached answers are served without asking it.',
+    ['upstream', 'url'],
+  );
   private readonly pullsSaved = this.counter(
     'pullthrough_upstream_pulls_saved_total',
     'Manifest GETs answered from the cache (hit, revalidated by a HEAD, stale, coalesced): pulls the upstream did not count.',
@@ -138,6 +143,10 @@ export class Metrics {
     if (limit.remaining !== undefined) this.rateLimitRemaining.set({ upstream }, limit.remaining);
     if (limit.windowSeconds !== undefined) this.rateLimitWindow.set({ upstream }, limit.windowSeconds);
     this.rateLimits.set(upstream, { ...this.rateLimits.get(upstream), ...limit });
+  }
+
+  observeUpstreamHealth(upstream: string, url: string, up: boolean): void {
+    this.upstreamUp.set({ upstream, url }, up ? 1 : 0);
   }
 
   upstreamBytes(upstream: string, kind: 'manifest' | 'blob', bytes: number): void {

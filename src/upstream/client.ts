@@ -10,7 +10,8 @@ import { H } from '../oci/headers.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, manifestMediaType } from '../oci/media-types.js';
 import { parseChallenge, type Challenge } from './challenge.js';
 import { UpstreamError } from './errors.js';
-import { readRateLimit, type RateLimit } from './rate-limit.js';
+import { UpstreamHealth, type HealthChange, type Ticket } from './health.js';
+import { readRateLimit, retryAfterSeconds, type RateLimit } from './rate-limit.js';
 import { TokenCache } from './tokens.js';
 import { USER_AGENT } from '../version.js';
 
@@ -54,6 +55,8 @@ interface SendOptions {
   kind: UpstreamKind;
   headers?: Record<string, string>;
   signal?: AbortSignal;
+  /** The caller has a cached answer to give instead: while the upstream is down, it is not asked. */
+  fallback?: boolean;
 }
 
 /**
@@ -69,6 +72,8 @@ export class UpstreamClient {
   private readonly dispatcher: Agent;
   private readonly basicAuth?: string;
   private readonly tokens: TokenCache;
+  /** Whether the upstream answered lately; while down, callers with a cached answer skip it. */
+  readonly health: UpstreamHealth;
   /** Learnt from the first 401, so later requests for new scopes fetch a token up front. */
   private challenge?: Challenge;
 
@@ -76,9 +81,16 @@ export class UpstreamClient {
     config: UpstreamConfig,
     /** Requests, latencies, rate-limit gauges, bytes and in-flight fetches go here. */
     private readonly metrics?: Metrics,
+    /** Told once per state change (down, up again), for the log. */
+    onHealthChange?: (change: HealthChange) => void,
   ) {
     this.name = config.name;
     this.baseUrl = config.url;
+    this.health = new UpstreamHealth(config.url, config.health, (change) => {
+      metrics?.observeUpstreamHealth(config.name, change.url, change.up);
+      onHealthChange?.(change);
+    });
+    metrics?.observeUpstreamHealth(config.name, config.url, true);
     this.dispatcher = new Agent({
       connect: { timeout: config.timeouts.connect },
       headersTimeout: config.timeouts.headers,
@@ -124,8 +136,9 @@ export class UpstreamClient {
     return { body, digest, mediaType: manifestMediaType(header(res.headers, H.contentType), body) };
   }
 
-  async headManifest(repository: string, reference: string): Promise<UpstreamManifestHead> {
-    const res = await this.send(repository, `manifests/${reference}`, { method: 'HEAD', kind: 'manifest', headers: { accept: MANIFEST_ACCEPT } });
+  /** `fallback`: the caller has a cached copy to serve if the upstream is down (a revalidation). */
+  async headManifest(repository: string, reference: string, fallback = false): Promise<UpstreamManifestHead> {
+    const res = await this.send(repository, `manifests/${reference}`, { method: 'HEAD', kind: 'manifest', headers: { accept: MANIFEST_ACCEPT }, fallback });
     await this.expectOk(res, `manifest ${repository}:${reference}`, () => manifestUnknown(repository, reference));
     await res.body.dump();
     return {
@@ -159,12 +172,13 @@ export class UpstreamClient {
     return { size: length === undefined ? undefined : Number(length), body };
   }
 
-  async listTags(repository: string, n?: number, last?: string): Promise<UpstreamTags> {
+  /** `fallback`: the caller has cached tags to list if the upstream is down. */
+  async listTags(repository: string, n?: number, last?: string, fallback = false): Promise<UpstreamTags> {
     const query = new URLSearchParams();
     if (n !== undefined) query.set('n', String(n));
     if (last !== undefined) query.set('last', last);
     const qs = query.size > 0 ? `?${query}` : '';
-    const res = await this.send(repository, `tags/list${qs}`, { method: 'GET', kind: 'tags' });
+    const res = await this.send(repository, `tags/list${qs}`, { method: 'GET', kind: 'tags', fallback });
     await this.expectOk(res, `tags of ${repository}`, () => new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', {}, { name: repository }));
     const body = (await res.body.json().catch(() => ({}))) as { tags?: unknown };
     const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
@@ -178,7 +192,8 @@ export class UpstreamClient {
    */
   async ping(signal?: AbortSignal): Promise<void> {
     const url = `${this.baseUrl}/v2/`;
-    const opts: SendOptions = { method: 'GET', kind: 'ping', signal };
+    // A probe like any other: while the upstream is down, /readyz says so without asking it again.
+    const opts: SendOptions = { method: 'GET', kind: 'ping', signal, fallback: true };
     let res = await this.attempt(url, opts, undefined);
     if (res.statusCode === 401) {
       await res.body.dump().catch(() => undefined);
@@ -254,8 +269,35 @@ export class UpstreamClient {
     throw UpstreamError.protocol(this.name, `more than ${MAX_REDIRECTS} redirects for ${url}`);
   }
 
-  /** Retries a request whose pooled keep-alive socket died under it; never a refused connection. */
+  /**
+   * One exchange, admitted by the health gate, with its outcome reported to it. Retries a request
+   * whose pooled keep-alive socket died under it; never a refused connection.
+   */
   private async attempt(url: string, opts: SendOptions, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
+    const admitted = this.health.admit(opts.fallback === true);
+    if ('refused' in admitted) {
+      noteUpstreamStatus('unreachable');
+      throw UpstreamError.down(this.name, `${opts.method} ${new URL(url).pathname}`, admitted.refused);
+    }
+    try {
+      const res = await this.exchange(url, opts, authorization);
+      this.report(admitted.ticket, res);
+      return res;
+    } catch (err) {
+      if (opts.signal?.aborted) admitted.ticket.abandoned();
+      else admitted.ticket.failed(err instanceof RegistryError ? err.message : String(err));
+      throw err;
+    }
+  }
+
+  /** 5xx and 429 count against the upstream's health; any other answer shows it is there. */
+  private report(ticket: Ticket, res: Dispatcher.ResponseData): void {
+    if (res.statusCode === 429) ticket.failed(`answered 429 Too Many Requests`, retryAfterSeconds(res.headers, readRateLimit(res.headers)));
+    else if (res.statusCode >= 500) ticket.failed(`answered ${res.statusCode}`);
+    else ticket.succeeded();
+  }
+
+  private async exchange(url: string, opts: SendOptions, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
     const headers = { 'user-agent': USER_AGENT, ...opts.headers, ...(authorization ? { authorization } : {}) };
     for (let attempt = 1; ; attempt++) {
       const started = performance.now();

@@ -1,5 +1,6 @@
 import { RegistryError } from '../oci/errors.js';
 import { H } from '../oci/headers.js';
+import type { Refusal } from './health.js';
 
 function causeText(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
@@ -18,6 +19,8 @@ export class UpstreamError extends RegistryError {
     message: string,
     headers: Record<string, string>,
     readonly upstreamStatus?: number,
+    /** Not sent at all: the upstream is held down (its state change was logged once, this need not be). */
+    readonly heldBack = false,
   ) {
     super(code, message, headers);
     this.name = 'UpstreamError';
@@ -38,6 +41,21 @@ export class UpstreamError extends RegistryError {
       );
     }
     return new UpstreamError('UNAVAILABLE', `upstream ${upstream} answered ${status} (${what})`, {}, status);
+  }
+
+  /** Held back by the health gate: the upstream failed lately and it is not yet time to ask again. */
+  static down(upstream: string, what: string, refusal: Refusal): UpstreamError {
+    const retryIn = Math.max(0, Math.ceil((refusal.nextProbeAt - Date.now()) / 1000));
+    if (refusal.retryAfterSeconds !== undefined) {
+      return new UpstreamError(
+        'TOOMANYREQUESTS',
+        `upstream ${upstream} rate limit reached (${what} not sent; ${refusal.reason}); nothing cached to serve instead`,
+        { [H.retryAfter]: String(refusal.retryAfterSeconds) },
+        429,
+        true,
+      );
+    }
+    return new UpstreamError('UNAVAILABLE', `upstream ${upstream} is down (${what} not sent; last failure: ${refusal.reason}); next try in ${retryIn}s`, {}, undefined, true);
   }
 
   static protocol(upstream: string, message: string): UpstreamError {

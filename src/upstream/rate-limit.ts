@@ -21,3 +21,19 @@ export function readRateLimit(headers: Record<string, string | string[] | undefi
   if (limit.n === undefined && remaining.n === undefined) return undefined;
   return { limit: limit.n, remaining: remaining.n, windowSeconds: remaining.w ?? limit.w, seenAt: new Date() };
 }
+
+/**
+ * How long a 429 asks us to stay away: its Retry-After (seconds or an HTTP date), else, when the
+ * quota is spent, its window; undefined when it says neither (the health backoff then applies).
+ */
+export function retryAfterSeconds(headers: Record<string, string | string[] | undefined>, rateLimit: RateLimit | undefined): number | undefined {
+  const raw = headers[H.retryAfter.toLowerCase()];
+  const value = Array.isArray(raw) ? raw[0] : raw;
+  if (value !== undefined) {
+    if (/^\s*\d+\s*$/.test(value)) return Number(value);
+    const at = Date.parse(value);
+    if (!Number.isNaN(at)) return Math.max(0, Math.ceil((at - Date.now()) / 1000));
+  }
+  if (rateLimit?.remaining === 0 && rateLimit.windowSeconds !== undefined) return rateLimit.windowSeconds;
+  return undefined;
+}

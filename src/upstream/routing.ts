@@ -1,7 +1,9 @@
+import type { Logger } from 'pino';
 import type { UpstreamConfig } from '../config.js';
 import type { Metrics } from '../observability/metrics.js';
 import { RegistryError } from '../oci/errors.js';
 import { UpstreamClient } from './client.js';
+import type { HealthChange } from './health.js';
 
 /** An upstream as the cache sees it: its client and the cache policy for its tags. */
 export interface Upstream {
@@ -10,6 +12,8 @@ export interface Upstream {
   readonly url: string;
   readonly client: UpstreamClient;
   readonly tagTTL: number;
+  /** Past tagTTL: serve the cached tag and revalidate behind it, or wait for the revalidation. */
+  readonly tagRevalidation: 'background' | 'wait';
   readonly immutableTags?: RegExp;
   /** A blob fetch fails after `idle` ms without bytes, or `deadline` ms in all. */
   readonly blobTimeouts: { idle: number; deadline: number };
@@ -36,12 +40,13 @@ export class UpstreamRouter {
   readonly upstreams: readonly Upstream[];
   private readonly byName = new Map<string, Upstream>();
 
-  constructor(configs: readonly UpstreamConfig[], metrics?: Metrics) {
+  constructor(configs: readonly UpstreamConfig[], metrics?: Metrics, log?: Logger) {
     this.upstreams = configs.map((c) => ({
       name: c.name,
       url: c.url,
-      client: new UpstreamClient(c, metrics),
+      client: new UpstreamClient(c, metrics, log && ((change) => logHealthChange(log, c.name, change))),
       tagTTL: c.tagTTL,
+      tagRevalidation: c.tagRevalidation,
       immutableTags: c.immutableTags ? new RegExp(c.immutableTags) : undefined,
       blobTimeouts: { idle: c.timeouts.body, deadline: c.timeouts.blob },
     }));
@@ -83,6 +88,12 @@ export class UpstreamRouter {
     const configured = this.upstreams.map((u) => u.name).join(', ');
     return new RegistryError('NAME_UNKNOWN', `registry ${host} is not an upstream of this mirror (configured: ${configured})`, {}, { registry: host.slice(0, 255) });
   }
+}
+
+/** Once per state change: a down upstream is a warning (cached content is still served), recovery is info. */
+function logHealthChange(log: Logger, upstream: string, change: HealthChange): void {
+  if (change.up) log.info({ upstream, url: change.url }, 'upstream is up again');
+  else log.warn({ upstream, url: change.url, reason: change.reason, nextProbeAt: new Date(change.nextProbeAt!).toISOString() }, 'upstream is down; serving cached content without asking it until a probe succeeds');
 }
 
 /** Docker Hub keeps official images under `library/`; clients may leave it out. */

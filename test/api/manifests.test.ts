@@ -26,8 +26,8 @@ describe('manifests through the mirror', () => {
     expect(m.hub.requests).toEqual([]);
   });
 
-  test('a stale tag is revalidated with a HEAD (not a pull), and follows a moved tag', async () => {
-    m = await startMirror({ upstream: { tagTTL: 0 } });
+  test('tagRevalidation wait: a stale tag is revalidated with a HEAD (not a pull) before the answer, and follows a moved tag', async () => {
+    m = await startMirror({ upstream: { tagTTL: 0, tagRevalidation: 'wait' } });
     const v1 = m.hub.addImage('library/app', 'latest');
     await m.get('/v2/library/app/manifests/latest');
     m.hub.resetCounts();

@@ -9,11 +9,11 @@ import { download, errorCode, expectNothingWrongStored, herd } from './fault-kit
  */
 describe('upstream error statuses', () => {
   let m: MirrorUnderTest;
-  beforeAll(async () => {
+  // A mirror per test: a 429's Retry-After holds the upstream down for the rest of the mirror's life.
+  beforeEach(async () => {
     m = await startMirror({ hub: { rateLimit: false } });
   });
-  afterAll(async () => m.close());
-  afterEach(() => m.hub.clearFaults());
+  afterEach(async () => m.close());
 
   test.each([500, 502, 503, 504, 403])('%i on an uncached manifest: 503 UNAVAILABLE naming the status, nothing stored, then a clean retry', async (status) => {
     const repo = `library/status-${status}`;
