@@ -122,6 +122,18 @@ export const configSchema = z.strictObject({
   headersTimeout: durationSchema.refine((ms) => ms >= 100, 'must be at least 100ms').default(20_000),
   /** Client authentication (htpasswd users, static bearer tokens); off when absent. */
   auth: authSchema.optional(),
+}).superRefine((c, ctx) => {
+  // Each replica evicts by its own view of a shared bucket (digests it never saw look oldest, the
+  // others' deletions never lower its total): refused rather than silently evicting the newest images.
+  if (c.storage.driver === 's3' && typeof c.cache.maxSize === 'number') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['cache', 'maxSize'],
+      message:
+        'an explicit size is not supported on S3 (replicas sharing the bucket would evict each other\'s images); ' +
+        'use maxSize: none and bound the bucket with a scheduled `pullthrough gc` (or a bucket lifecycle rule)',
+    });
+  }
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -1,0 +1,19 @@
+import { configSchema } from '../../src/config.js';
+
+const s3 = { driver: 's3', s3: { bucket: 'mirror', region: 'us-east-1' } };
+
+describe('size limits on S3', () => {
+  test('an explicit maxSize on S3 is refused, saying what to do instead', () => {
+    const parsed = configSchema.safeParse({ storage: s3, cache: { maxSize: '50GiB' } });
+    expect(parsed.success).toBe(false);
+    const issue = parsed.error!.issues[0]!;
+    expect(issue.path).toEqual(['cache', 'maxSize']);
+    expect(issue.message).toMatch(/not supported on S3.*maxSize: none.*pullthrough gc/);
+  });
+
+  test('none and auto (unbounded on S3) are taken; an explicit size on the filesystem too', () => {
+    expect(configSchema.safeParse({ storage: s3, cache: { maxSize: 'none' } }).success).toBe(true);
+    expect(configSchema.safeParse({ storage: s3 }).success).toBe(true);
+    expect(configSchema.safeParse({ cache: { maxSize: '50GiB' } }).success).toBe(true);
+  });
+});
