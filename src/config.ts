@@ -29,6 +29,8 @@ const upstreamSchema = z.strictObject({
    * seen by the very next pull.
    */
   tagRevalidation: z.enum(['background', 'wait']).default('background'),
+  /** An upstream 404 for a manifest or tag is answered from memory this long (ms; accepts "30s"; 0: off). */
+  notFoundTTL: durationSchema.default(30_000),
   /** Tags matching this pattern are never revalidated once cached (e.g. '^v?\d+\.\d+\.\d+$'). */
   immutableTags: z
     .string()
@@ -103,6 +105,8 @@ export const configSchema = z.strictObject({
       maxSize: z.union([z.literal('auto'), z.literal('none'), sizeSchema]).default('auto'),
       /** Filesystem: also evict while free space is under this. */
       minFreeSpace: sizeSchema.optional(),
+      /** Evict images not pulled for longer than this (ms; accepts "30d"), as distribution's proxy `ttl`. Off when absent. */
+      maxAge: durationSchema.refine((ms) => ms >= 60_000, 'must be at least 1m').optional(),
     })
     .default({ maxSize: 'auto' }),
   log: z
@@ -125,6 +129,15 @@ export const configSchema = z.strictObject({
 }).superRefine((c, ctx) => {
   // Each replica evicts by its own view of a shared bucket (digests it never saw look oldest, the
   // others' deletions never lower its total): refused rather than silently evicting the newest images.
+  if (c.storage.driver === 's3' && c.cache.maxAge !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['cache', 'maxAge'],
+      message:
+        'not supported on S3 (a replica cannot see the pulls the others serve, so it would evict images still in use); ' +
+        'use a bucket lifecycle rule, or `pullthrough purge` from one place',
+    });
+  }
   if (c.storage.driver === 's3' && typeof c.cache.maxSize === 'number') {
     ctx.addIssue({
       code: 'custom',

@@ -7,6 +7,7 @@ import { UpstreamError } from '../upstream/errors.js';
 import type { Route } from '../upstream/routing.js';
 import { Inflight } from './inflight.js';
 import { ManifestStore, type StoredManifest, type TagRecord } from './manifest-store.js';
+import { NotFoundCache } from './not-found.js';
 import type { CacheStatus } from './status.js';
 import type { UsageIndex } from './usage-index.js';
 
@@ -32,6 +33,7 @@ export interface ManifestStat {
 export class PullThroughManifests {
   private readonly fetches = new Inflight<StoredManifest>();
   private readonly revalidations = new Inflight<TagRecord | undefined>();
+  private readonly notFound: NotFoundCache;
 
   constructor(
     private readonly local: ManifestStore,
@@ -39,7 +41,9 @@ export class PullThroughManifests {
     /** Access times for eviction; absent when the cache is unbounded. */
     private readonly usage?: UsageIndex,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.notFound = new NotFoundCache(now);
+  }
 
   async getManifest(route: Route, reference: Reference): Promise<ManifestResult> {
     const up = route.upstream.name;
@@ -68,7 +72,7 @@ export class PullThroughManifests {
       if (record) return { ...record.tag, cache: record.cache };
     }
     const ref = reference.kind === 'digest' ? reference.digest.value : reference.tag;
-    const head = await route.upstream.client.headManifest(route.name, ref);
+    const head = await this.unlessNotFound(route, ref, () => route.upstream.client.headManifest(route.name, ref));
     if (!head.digest) {
       const { manifest, cache } = await this.fetch(route, ref);
       return { digest: manifest.digest, mediaType: manifest.mediaType, size: manifest.body.length, cache };
@@ -141,10 +145,10 @@ export class PullThroughManifests {
     const { upstream, name } = route;
     let head;
     try {
-      head = await upstream.client.headManifest(name, tag, true);
+      head = await this.unlessNotFound(route, tag, () => upstream.client.headManifest(name, tag, true));
     } catch (err) {
       // Gone upstream: forget the tag rather than serve something the upstream has withdrawn.
-      if (err instanceof RegistryError && err.code === 'MANIFEST_UNKNOWN') await this.local.deleteTag(upstream.name, name, tag);
+      if (isNotFound(err)) await this.local.deleteTag(upstream.name, name, tag);
       throw err;
     }
     if (head.digest !== record.digest) return undefined;
@@ -157,7 +161,7 @@ export class PullThroughManifests {
   private async fetch(route: Route, ref: string): Promise<ManifestResult> {
     const { upstream, name } = route;
     const { result, joined } = this.fetches.run(`${upstream.name}/${name}@${ref}`, async () => {
-      const remote = await upstream.client.getManifest(name, ref);
+      const remote = await this.unlessNotFound(route, ref, () => upstream.client.getManifest(name, ref));
       if (ref.includes(':') && remote.digest !== ref) {
         throw UpstreamError.protocol(upstream.name, `manifest ${name}@${ref} arrived with digest ${remote.digest}`);
       }
@@ -178,6 +182,19 @@ export class PullThroughManifests {
     return { manifest: await result, cache: joined ? 'coalesced' : 'miss' };
   }
 
+  /** Asks the upstream unless it answered 404 for this reference within notFoundTTL; remembers a new 404. */
+  private async unlessNotFound<T>(route: Route, ref: string, ask: () => Promise<T>): Promise<T> {
+    const key = `${route.upstream.name}/${route.name}@${ref}`;
+    const known = this.notFound.recall(key);
+    if (known) throw known;
+    try {
+      return await ask();
+    } catch (err) {
+      if (isNotFound(err)) this.notFound.remember(key, err, route.upstream.notFoundTTL);
+      throw err;
+    }
+  }
+
   /**
    * Runs a storage write the answer does not depend on. If storage fails (disk full, permissions)
    * the verified manifest is still served, uncached, as blobs are passed through: a broken disk
@@ -191,4 +208,9 @@ export class PullThroughManifests {
       this.log.error({ err: err.message, upstream: route.upstream.name, repository: route.name, reference: ref }, 'cannot store manifest; passing it through uncached');
     }
   }
+}
+
+/** The upstream's own 404 for a manifest (not an outage, which is an UpstreamError). */
+function isNotFound(err: unknown): err is RegistryError {
+  return err instanceof RegistryError && err.code === 'MANIFEST_UNKNOWN';
 }

@@ -15,6 +15,8 @@ export interface Upstream {
   /** Past tagTTL: serve the cached tag and revalidate behind it, or wait for the revalidation. */
   readonly tagRevalidation: 'background' | 'wait';
   readonly immutableTags?: RegExp;
+  /** How long an upstream 404 for a manifest is answered from memory (ms; 0: never). */
+  readonly notFoundTTL: number;
   /** A blob fetch fails after `idle` ms without bytes, or `deadline` ms in all. */
   readonly blobTimeouts: { idle: number; deadline: number };
 }
@@ -47,6 +49,7 @@ export class UpstreamRouter {
       client: new UpstreamClient(c, metrics, log && ((change) => logHealthChange(log, c.name, change))),
       tagTTL: c.tagTTL,
       tagRevalidation: c.tagRevalidation,
+      notFoundTTL: c.notFoundTTL,
       immutableTags: c.immutableTags ? new RegExp(c.immutableTags) : undefined,
       blobTimeouts: { idle: c.timeouts.body, deadline: c.timeouts.blob },
     }));
