@@ -11,6 +11,8 @@ export interface EvictionLimits {
   maxBytes?: number;
   /** Evict when the storage's free space drops under this (drivers that can tell). */
   minFreeBytes?: number;
+  /** Evict images not used for longer than this (cache.maxAge). */
+  maxAgeMs?: number;
 }
 
 export interface EvictionRound {
@@ -29,6 +31,8 @@ const LOW_WATERMARK = 0.9;
 export const ACTIVE_PULL_MS = 5_000;
 /** The bound is also checked on this beat, so a cache over it after the pulls stopped still shrinks. */
 const CHECK_EVERY_MS = 1_000;
+/** With maxAge, a round looks for expired images this often (a round reads every manifest). */
+const AGE_EVERY_MS = 60_000;
 
 /**
  * Least-recently-used eviction by whole images: an image (a top-level manifest with its child
@@ -42,6 +46,7 @@ export class Evictor {
   /** A check arrived during a round: look again when it ends. */
   private recheck = false;
   private timer?: NodeJS.Timeout;
+  private lastAgeRound = -Infinity;
 
   constructor(
     private readonly storage: StorageDriver,
@@ -60,7 +65,7 @@ export class Evictor {
       return;
     }
     this.running = this.overLimit()
-      .then((over) => (over ? this.evict() : { images: 0, blobs: 0, bytes: 0 }))
+      .then((over) => (over || this.ageRoundDue() ? this.evict() : { images: 0, blobs: 0, bytes: 0 }))
       .finally(() => {
         this.running = undefined;
         if (this.recheck) {
@@ -91,6 +96,7 @@ export class Evictor {
 
   async evict(): Promise<EvictionRound> {
     const round: EvictionRound = { images: 0, blobs: 0, bytes: 0 };
+    this.lastAgeRound = this.now();
     const images = await readImages(this.storage);
     const owners = new Map<string, number>();
     for (const image of images) for (const d of image.closure) owners.set(d, (owners.get(d) ?? 0) + 1);
@@ -100,8 +106,11 @@ export class Evictor {
       ...loose.map((b) => ({ image: undefined, digests: [b.digest], lastUsed: b.lastAccess })),
     ].sort((a, b) => a.lastUsed - b.lastUsed);
 
+    const { maxAgeMs } = this.limits;
     for (const unit of units) {
-      if (!(await this.overLimit(LOW_WATERMARK))) break;
+      // Oldest first: past the expired ones, only a limit still passed keeps the round going.
+      const expired = maxAgeMs !== undefined && this.now() - unit.lastUsed > maxAgeMs;
+      if (!expired && !(await this.overLimit(LOW_WATERMARK))) break;
       if (this.inUse(unit.digests, unit.image)) continue;
       if (unit.image) await this.unlink(unit.image);
       for (const digest of unit.digests) {
@@ -117,7 +126,7 @@ export class Evictor {
       round.images += unit.image ? 1 : 0;
     }
     if (round.blobs > 0) {
-      this.log.info({ ...round, storedBytes: this.usage.totalBytes }, 'evicted least recently used images');
+      this.log.info({ ...round, storedBytes: this.usage.totalBytes }, 'evicted least recently used or expired images');
     }
     return round;
   }
@@ -152,6 +161,10 @@ export class Evictor {
       }
       await this.store.unlink(repo.upstream, repo.name, parseDigest(digest));
     }
+  }
+
+  private ageRoundDue(): boolean {
+    return this.limits.maxAgeMs !== undefined && this.now() - this.lastAgeRound >= AGE_EVERY_MS;
   }
 
   private async overLimit(share = 1): Promise<boolean> {

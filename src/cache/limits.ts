@@ -11,10 +11,22 @@ export interface ResolvedLimits extends EvictionLimits {
 }
 
 /**
- * The eviction limits for this run, or undefined for an unbounded cache (no index is kept then).
+ * The eviction limits for this run (size, free space, age), or undefined for an unbounded cache
+ * (no index is kept then).
  * `auto` needs the bytes already cached, so it is resolved with the index's total once loaded.
  */
 export async function resolveLimits(
+  storage: StorageDriver,
+  config: Config['cache'],
+  cachedBytes: () => Promise<number>,
+): Promise<ResolvedLimits | undefined> {
+  const size = await resolveSize(storage, config, cachedBytes);
+  if (config.maxAge === undefined) return size;
+  const age = `maxAge ${Math.round(config.maxAge / 3_600_000)}h`;
+  return { ...size, maxAgeMs: config.maxAge, description: size ? `${size.description}, ${age}` : age };
+}
+
+async function resolveSize(
   storage: StorageDriver,
   config: Config['cache'],
   cachedBytes: () => Promise<number>,

@@ -99,6 +99,21 @@ describe('size-limited eviction', () => {
     expect(kept).toEqual(['library/img0', 'library/img1']);
   }, 20_000);
 
+  test('maxAge evicts images not pulled for longer than it, on an unbounded cache too', async () => {
+    m = await startMirror({ cache: { maxSize: 'none', maxAge: '1h' }, now: () => clock });
+    m.hub.addImage('library/stale', '1', { layers: [randomBytes(1000)] });
+    m.hub.addImage('library/fresh', '1', { layers: [randomBytes(1000)] });
+    await pullImage('library/stale');
+    clock += 2 * 3_600_000;
+    await pullImage('library/fresh');
+    const cachedNames = async () => (await readImages(m.server.mirror.storage)).flatMap((i) => i.links.map((l) => l.repo.name));
+    await until(async () => !(await cachedNames()).includes('library/stale'));
+    expect(await cachedNames()).toEqual(['library/fresh']);
+    m.hub.resetCounts();
+    await pullImage('library/fresh');
+    expect(m.hub.requests).toEqual([]);
+  }, 20_000);
+
   test('access times survive a restart', async () => {
     const root = await mkdtemp(join(tmpdir(), 'pt-restart-'));
     const first = await startMirror({ root, cache: { maxSize: '100MiB' }, now: () => clock });

@@ -11,6 +11,13 @@ describe('size limits on S3', () => {
     expect(issue.message).toMatch(/not supported on S3.*maxSize: none.*pullthrough gc/);
   });
 
+  test('maxAge on S3 is refused too; it is off by default', () => {
+    const parsed = configSchema.safeParse({ storage: s3, cache: { maxSize: 'none', maxAge: '30d' } });
+    expect(parsed.error!.issues[0]!.path).toEqual(['cache', 'maxAge']);
+    expect(configSchema.parse({}).cache.maxAge).toBeUndefined();
+    expect(configSchema.parse({ cache: { maxAge: '30d' } }).cache.maxAge).toBe(30 * 86_400_000);
+  });
+
   test('none and auto (unbounded on S3) are taken; an explicit size on the filesystem too', () => {
     expect(configSchema.safeParse({ storage: s3, cache: { maxSize: 'none' } }).success).toBe(true);
     expect(configSchema.safeParse({ storage: s3 }).success).toBe(true);
