@@ -17,6 +17,11 @@ const upstreamSchema = z.strictObject({
     // Credentials in the URL would show in the startup log and /readyz: they belong in username/passwordFile.
     .refine((u) => { const { username, password } = new URL(u); return !username && !password; }, 'must not carry credentials: use username and passwordFile')
     .transform((u) => u.replace(/\/+$/, '')),
+  /**
+   * An HTTP(S) proxy for every request to this upstream, e.g. http://user:pw@proxy:3128; absent:
+   * HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment apply.
+   */
+  proxy: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://proxy.internal:3128' }).optional(),
   /** Optional credentials; the secret from `password` or, better, `passwordFile`. */
   username: z.string().optional(),
   password: z.string().optional(),
