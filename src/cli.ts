@@ -4,6 +4,7 @@ import { CHECK_USAGE, checkCommand } from './check.js';
 import { CLIENT_CONFIG_USAGE, clientConfigCommand } from './client-config/command.js';
 import { CONFIG_OPTIONS, configFromFlags } from './command-config.js';
 import { GC_USAGE, gcCommand } from './gc/command.js';
+import { PURGE_USAGE, purgeCommand } from './purge/command.js';
 import { WARM_USAGE, warmCommand } from './warm/command.js';
 import { createLogger, logProcessWarnings } from './observability/logger.js';
 import { describeStorage } from './storage/open.js';
@@ -19,6 +20,7 @@ commands:
   check          run the /readyz checks (storage, upstreams) without starting a server
   client-config  print the mirror settings for docker, podman, containerd, microk8s, k3s, kind
   gc             remove blobs no cached manifest references
+  purge          remove cached images or tags (blobs other images use stay)
   warm           fetch images into the cache ahead of the first pull
 
 Run \`pullthrough COMMAND --help\` for a command's options and an example.`;
@@ -66,6 +68,11 @@ const COMMANDS: Record<string, Command> = {
     usage: GC_USAGE,
     example: 'npx pullthrough gc --dry-run --storage ./storage',
     run: gcCommand,
+  },
+  purge: {
+    usage: PURGE_USAGE,
+    example: 'npx pullthrough purge alpine:3.20 --dry-run --storage ./storage',
+    run: purgeCommand,
   },
   warm: {
     usage: WARM_USAGE,

@@ -14,6 +14,12 @@ export interface GcOptions {
   now?: number;
   /** How long to wait after the marker is up before marking (servers trust what they saw of it this long). */
   settleMs?: number;
+  /**
+   * Purge: sweep only these digests, and leave links and tags alone. With `without`, those links
+   * (`upstream/name@digest`) count as gone, so a dry run reports what removing them would free.
+   */
+  only?: Set<string>;
+  without?: Set<string>;
 }
 
 export interface GcReport {
@@ -47,20 +53,23 @@ export async function collectGarbage(storage: StorageDriver, opts: GcOptions): P
     if (run) await new Promise((resolve) => setTimeout(resolve, opts.settleMs ?? MARKER_TRUST_MS + 500));
     const repos = await listRepositories(storage);
     const linked = new Map<CachedRepository, Digest[]>();
-    for (const repo of repos) linked.set(repo, await listManifestDigests(storage, repo));
+    for (const repo of repos) {
+      const digests = await listManifestDigests(storage, repo);
+      linked.set(repo, digests.filter((d) => !opts.without?.has(`${repo.upstream}/${repo.name}@${d.value}`)));
+    }
     const marker = new Marker(storage, new Set([...linked.values()].flat().map((d) => d.value)));
 
     for (const repo of repos) {
       report.repositories += 1;
       for (const digest of linked.get(repo)!) {
         report.manifests += 1;
-        if (!(await marker.manifest(digest))) report.danglingRemoved += await dropLink(storage, repo, digest, opts.dryRun);
+        if (!(await marker.manifest(digest)) && !opts.only) report.danglingRemoved += await dropLink(storage, repo, digest, opts.dryRun);
       }
-      report.danglingRemoved += await dropDanglingTags(storage, repo, opts.dryRun);
+      if (!opts.only) report.danglingRemoved += await dropDanglingTags(storage, repo, opts.dryRun);
     }
     report.referenced = marker.marked.size;
 
-    const candidates = (await listStoredBlobs(storage)).filter((b) => !marker.marked.has(b.digest.value));
+    const candidates = (await listStoredBlobs(storage)).filter((b) => !marker.marked.has(b.digest.value) && (opts.only?.has(b.digest.value) ?? true));
     for (let i = 0; i < candidates.length; i += SWEEP_BATCH) {
       // What servers stored since the marker went up, read right before the deletions it guards.
       for (const digest of await GcJournal.liveManifests(storage)) await marker.manifest(digest);
