@@ -22,6 +22,20 @@ const upstreamSchema = z.strictObject({
    * HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment apply.
    */
   proxy: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://proxy.internal:3128' }).optional(),
+  /**
+   * TLS to this upstream: `ca`, a PEM bundle trusted besides the system's; `cert` and `key`, a
+   * client certificate (mutual TLS); `insecureSkipVerify`, no certificate check at all (warned at
+   * start and shown on /readyz).
+   */
+  tls: z
+    .strictObject({
+      ca: z.string().min(1).optional(),
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      insecureSkipVerify: z.boolean().default(false),
+    })
+    .refine((t) => (t.cert === undefined) === (t.key === undefined), 'set cert and key together')
+    .optional(),
   /** Optional credentials; the secret from `password` or, better, `passwordFile`. */
   username: z.string().optional(),
   password: z.string().optional(),

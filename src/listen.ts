@@ -80,7 +80,8 @@ export async function listenOn(server: HttpServer | HttpsServer, address: string
   return `${scheme}://${formatHost(host === '::' || host === '0.0.0.0' ? 'localhost' : host)}:${bound}`;
 }
 
-function readPem(path: string, key: string): Buffer {
+/** A PEM file named in the config; an unreadable one is a ConfigError naming its key. */
+export function readPem(path: string, key: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {

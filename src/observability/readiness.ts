@@ -9,6 +9,8 @@ export interface Check {
   target: string;
   /** A failing critical check fails readiness; any other only degrades it. */
   critical: boolean;
+  /** Shown with the result whatever it is: a setting that weakens this check (insecureSkipVerify). */
+  warning?: string;
   /** Resolves when healthy; rejects with the real error text. Should stop when `signal` aborts. */
   run(signal: AbortSignal): Promise<void>;
 }
@@ -19,6 +21,7 @@ export interface CheckResult {
   ok: boolean;
   ms: number;
   error?: string;
+  warning?: string;
 }
 
 export interface Readiness {
@@ -47,7 +50,8 @@ export function unopenedStorageCheck(error: string, target: string): Check {
 
 /** An upstream that is down only degrades: everything cached is still served. */
 export function upstreamCheck(upstream: Upstream): Check {
-  return { name: `upstream ${upstream.name}`, target: upstream.url, critical: false, run: (signal) => upstream.client.ping(signal) };
+  const warning = upstream.insecureSkipVerify ? 'insecureSkipVerify: the upstream certificate is not verified' : undefined;
+  return { name: `upstream ${upstream.name}`, target: upstream.url, critical: false, ...(warning ? { warning } : {}), run: (signal) => upstream.client.ping(signal) };
 }
 
 /**
@@ -80,7 +84,7 @@ async function runOne(check: Check, timeoutMs: number): Promise<CheckResult> {
     clearTimeout(timer);
   }
   const ms = Math.round(performance.now() - started);
-  return { name: check.name, target: check.target, ok: error === undefined, ms, ...(error === undefined ? {} : { error }) };
+  return { name: check.name, target: check.target, ok: error === undefined, ms, ...(error === undefined ? {} : { error }), ...(check.warning ? { warning: check.warning } : {}) };
 }
 
 /** Concurrent callers share one run, so a burst of probes costs one round of checks. */

@@ -1,5 +1,7 @@
+import { rootCertificates } from 'node:tls';
 import { EnvHttpProxyAgent, ProxyAgent, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config.js';
+import { readPem } from '../listen.js';
 
 /**
  * What undici buffers of a body before it pauses the socket (its default is 64 KiB): with more,
@@ -16,15 +18,27 @@ export const BODY_BUFFER_BYTES = 1024 * 1024;
  */
 export function upstreamDispatcher(config: UpstreamConfig): Dispatcher {
   // Direct connections take `connect`; connections tunnelled through a proxy take `requestTls`.
-  const connect = { timeout: config.timeouts.connect };
+  const connect = { timeout: config.timeouts.connect, ...tlsOptions(config) };
   const options = {
     connect,
     requestTls: connect,
-    proxyTls: connect,
+    proxyTls: { timeout: config.timeouts.connect },
     headersTimeout: config.timeouts.headers,
     bodyTimeout: config.timeouts.body,
     keepAliveTimeout: 30_000,
   };
   if (config.proxy) return new ProxyAgent({ ...options, uri: config.proxy });
   return new EnvHttpProxyAgent(options);
+}
+
+/** The upstream's TLS settings as Node's TLS options, files read now (an unreadable one stops the start). */
+function tlsOptions({ name, tls }: UpstreamConfig): { ca?: Buffer[]; cert?: Buffer; key?: Buffer; rejectUnauthorized?: boolean } {
+  if (!tls) return {};
+  const key = (k: string) => `upstreams.${name}.tls.${k}`;
+  return {
+    // Node's `ca` replaces the system store: keep it, so a private CA is trusted besides the public ones.
+    ...(tls.ca ? { ca: [...rootCertificates.map((c) => Buffer.from(c)), readPem(tls.ca, key('ca'))] } : {}),
+    ...(tls.cert && tls.key ? { cert: readPem(tls.cert, key('cert')), key: readPem(tls.key, key('key')) } : {}),
+    ...(tls.insecureSkipVerify ? { rejectUnauthorized: false } : {}),
+  };
 }

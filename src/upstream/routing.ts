@@ -15,6 +15,8 @@ export interface Upstream {
   /** Past tagTTL: serve the cached tag and revalidate behind it, or wait for the revalidation. */
   readonly tagRevalidation: 'background' | 'wait';
   readonly immutableTags?: RegExp;
+  /** Its certificate is not checked (`tls.insecureSkipVerify`): shown on /readyz. */
+  readonly insecureSkipVerify: boolean;
   /** How long an upstream 404 for a manifest is answered from memory (ms; 0: never). */
   readonly notFoundTTL: number;
   /** A blob fetch fails after `idle` ms without bytes, or `deadline` ms in all. */
@@ -50,10 +52,14 @@ export class UpstreamRouter {
       tagTTL: c.tagTTL,
       tagRevalidation: c.tagRevalidation,
       notFoundTTL: c.notFoundTTL,
+      insecureSkipVerify: c.tls?.insecureSkipVerify === true,
       immutableTags: c.immutableTags ? new RegExp(c.immutableTags) : undefined,
       blobTimeouts: { idle: c.timeouts.body, deadline: c.timeouts.blob },
     }));
-    for (const u of this.upstreams) this.byName.set(u.name, u);
+    for (const u of this.upstreams) {
+      this.byName.set(u.name, u);
+      if (u.insecureSkipVerify) log?.warn({ upstream: u.name, url: u.url }, 'upstream TLS certificate is NOT verified (tls.insecureSkipVerify): anyone on the path can impersonate it and serve unverified tags');
+    }
   }
 
   get default(): Upstream {
