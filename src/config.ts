@@ -7,16 +7,21 @@ import { durationSchema, sizeSchema } from './units.js';
 
 const HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d+)?$/;
 
+/** Where an upstream's bytes come from, e.g. https://registry-1.docker.io. */
+const upstreamUrl = z
+  // abort: the refine below must not run new URL() on a string that is no URL at all.
+  .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://registry-1.docker.io', abort: true })
+  // Credentials in the URL would show in the startup log and /readyz: they belong in username/passwordFile.
+  .refine((u) => { const { username, password } = new URL(u); return !username && !password; }, 'must not carry credentials: use username and passwordFile')
+  .transform((u) => u.replace(/\/+$/, ''));
+
 const upstreamSchema = z.strictObject({
   /** The registry host clients know (`docker.io`, `ghcr.io`): matched against `?ns=` and path prefixes, and names the upstream's folder in storage. */
   name: z.string().regex(HOST, 'must be a registry host name such as docker.io or ghcr.io'),
-  /** Where bytes come from, e.g. https://registry-1.docker.io. */
-  url: z
-    // abort: the refine below must not run new URL() on a string that is no URL at all.
-    .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://registry-1.docker.io', abort: true })
-    // Credentials in the URL would show in the startup log and /readyz: they belong in username/passwordFile.
-    .refine((u) => { const { username, password } = new URL(u); return !username && !password; }, 'must not carry credentials: use username and passwordFile')
-    .transform((u) => u.replace(/\/+$/, '')),
+  /** Where bytes come from, e.g. https://registry-1.docker.io. After parsing: the first of `urls`. */
+  url: upstreamUrl.optional(),
+  /** Instead of `url`: a primary and fallbacks, tried in order when one is down, each with its own health. */
+  urls: z.array(upstreamUrl).min(1).optional(),
   /**
    * An HTTP(S) proxy for every request to this upstream, e.g. http://user:pw@proxy:3128; absent:
    * HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment apply.
@@ -76,7 +81,10 @@ const upstreamSchema = z.strictObject({
   health: z
     .strictObject({ probeInitial: durationSchema.default(2_000), probeMax: durationSchema.default(120_000) })
     .default({ probeInitial: 2_000, probeMax: 120_000 }),
-});
+})
+  .refine((u) => (u.url === undefined) !== (u.urls === undefined), { message: 'set one of url and urls', path: ['url'] })
+  // Both given after parsing: `url` (the primary, for messages) and `urls` (what is tried).
+  .transform((u) => ({ ...u, url: u.url ?? u.urls![0]!, urls: u.urls ?? [u.url!] }));
 
 const storageSchema = z.discriminatedUnion('driver', [
   z.strictObject({
@@ -304,7 +312,7 @@ function apply(raw: Record<string, unknown>, { setting, value }: Override): void
       return;
     default: {
       const list = Array.isArray(raw.upstreams) && raw.upstreams.length > 0 ? (raw.upstreams as Record<string, unknown>[]) : [{ name: 'docker.io' }];
-      const first = { url: 'https://registry-1.docker.io', ...list[0], [setting === 'upstream' ? 'url' : setting]: value };
+      const first = { ...(list[0]?.urls ? {} : { url: 'https://registry-1.docker.io' }), ...list[0], [setting === 'upstream' ? 'url' : setting]: value };
       raw.upstreams = [first, ...list.slice(1)];
     }
   }

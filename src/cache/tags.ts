@@ -24,7 +24,7 @@ export class PullThroughTags {
   async listTags(route: Route, n: number | undefined, last: string | undefined): Promise<TagPage> {
     const { client } = route.upstream;
     // While the upstream is down, cached tags (if any) are listed without asking it.
-    let cached = client.health.up ? undefined : await this.local.listTags(route.upstream.name, route.name);
+    let cached = client.up ? undefined : await this.local.listTags(route.upstream.name, route.name);
     try {
       const remote = await client.listTags(route.name, n, last, cached !== undefined && cached.length > 0);
       return { ...remote, cache: 'upstream' };

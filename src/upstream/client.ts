@@ -63,12 +63,11 @@ export class UpstreamClient {
   readonly name: string;
   /** The last rate-limit headers this upstream sent. */
   rateLimit?: RateLimit;
-  private readonly baseUrl: string;
+  /** Its URLs in the configured order, each with its own health. */
+  private readonly endpoints: readonly Endpoint[];
   private readonly dispatcher: Dispatcher;
   private readonly basicAuth?: string;
   private readonly tokens: TokenCache;
-  /** Whether the upstream answered lately; while down, callers with a cached answer skip it. */
-  readonly health: UpstreamHealth;
   /** Learnt from the first 401, so later requests for new scopes fetch a token up front. */
   private challenge?: Challenge;
 
@@ -80,17 +79,24 @@ export class UpstreamClient {
     onHealthChange?: (change: HealthChange) => void,
   ) {
     this.name = config.name;
-    this.baseUrl = config.url;
-    this.health = new UpstreamHealth(config.url, config.health, (change) => {
-      metrics?.observeUpstreamHealth(config.name, change.url, change.up);
-      onHealthChange?.(change);
+    this.endpoints = config.urls.map((base) => {
+      metrics?.observeUpstreamHealth(config.name, base, true);
+      const health = new UpstreamHealth(base, config.health, (change) => {
+        metrics?.observeUpstreamHealth(config.name, change.url, change.up);
+        onHealthChange?.(change);
+      });
+      return { base, health };
     });
-    metrics?.observeUpstreamHealth(config.name, config.url, true);
     this.dispatcher = upstreamDispatcher(config);
     if (config.username !== undefined) {
       this.basicAuth = `Basic ${Buffer.from(`${config.username}:${config.password ?? ''}`).toString('base64')}`;
     }
     this.tokens = new TokenCache(config.name, this.dispatcher, this.basicAuth, metrics);
+  }
+
+  /** Some URL of it answered lately; while none did, callers with a cached answer skip it. */
+  get up(): boolean {
+    return this.endpoints.some((e) => e.health.up);
   }
 
   async getManifest(repository: string, reference: string, signal?: AbortSignal): Promise<UpstreamManifest> {
@@ -181,16 +187,35 @@ export class UpstreamClient {
    * configured Basic credentials) and `GET /v2/` again, which must answer 200.
    */
   async ping(signal?: AbortSignal): Promise<void> {
-    const url = `${this.baseUrl}/v2/`;
     // A probe like any other: while the upstream is down, /readyz says so without asking it again.
     const opts: SendOptions = { method: 'GET', kind: 'ping', signal, fallback: true };
-    let res = await this.attempt(url, opts, undefined);
-    if (res.statusCode === 401) {
+    await this.inOrder(signal, async (endpoint) => {
+      const url = `${endpoint.base}/v2/`;
+      let res = await this.attempt(endpoint, url, opts, undefined);
+      if (res.statusCode === 401) {
+        await res.body.dump().catch(() => undefined);
+        res = await this.attempt(endpoint, url, opts, await this.answerChallenge(parseChallenge(res.headers['www-authenticate'])));
+      }
       await res.body.dump().catch(() => undefined);
-      res = await this.attempt(url, opts, await this.answerChallenge(parseChallenge(res.headers['www-authenticate'])));
+      if (res.statusCode !== 200) throw UpstreamError.status(this.name, `GET ${url}`, res.statusCode, res.headers);
+    });
+  }
+
+  /**
+   * Runs `run` on the URLs in order, those that answered lately first: the next is tried when one
+   * fails with an outage (no answer, 5xx, 429, or held down), so a fallback URL serves while the
+   * primary is down. The last URL's error is the caller's.
+   */
+  private async inOrder<T>(signal: AbortSignal | undefined, run: (endpoint: Endpoint, last: boolean) => Promise<T>): Promise<T> {
+    const order = [...this.endpoints.filter((e) => e.health.up), ...this.endpoints.filter((e) => !e.health.up)];
+    for (let i = 0; ; i++) {
+      const last = i === order.length - 1;
+      try {
+        return await run(order[i]!, last);
+      } catch (err) {
+        if (last || !(err instanceof UpstreamError) || signal?.aborted) throw err;
+      }
     }
-    await res.body.dump().catch(() => undefined);
-    if (res.statusCode !== 200) throw UpstreamError.status(this.name, 'GET /v2/', res.statusCode, res.headers);
   }
 
   /** The Authorization for /v2/ under this challenge; a challenge we cannot answer is the error. */
@@ -217,15 +242,25 @@ export class UpstreamClient {
 
   /** One request with auth: a cached token up front, or learn the challenge from a 401 and retry once. */
   private async send(repository: string, path: string, opts: SendOptions): Promise<Dispatcher.ResponseData> {
+    return this.inOrder(opts.signal, async (endpoint, last) => {
+      const res = await this.sendTo(endpoint, repository, path, opts);
+      if (last || (res.statusCode < 500 && res.statusCode !== 429)) return res;
+      // An outage answer: the next URL may do better (the last one's answer goes to the caller).
+      await res.body.dump().catch(() => undefined);
+      throw UpstreamError.status(this.name, `${opts.method} ${endpoint.base}`, res.statusCode, res.headers);
+    });
+  }
+
+  private async sendTo(endpoint: Endpoint, repository: string, path: string, opts: SendOptions): Promise<Dispatcher.ResponseData> {
     const scope = `repository:${repository}:pull`;
-    const url = `${this.baseUrl}/v2/${repository}/${path}`;
-    let res = await this.follow(url, opts, await this.authorization(scope));
+    const url = `${endpoint.base}/v2/${repository}/${path}`;
+    let res = await this.follow(endpoint, url, opts, await this.authorization(scope));
     if (res.statusCode === 401) {
       const challenge = parseChallenge(res.headers['www-authenticate']);
       await res.body.dump().catch(() => undefined);
       if (!challenge || (challenge.scheme === 'bearer' && !challenge.realm)) return res;
       this.challenge = challenge;
-      res = await this.follow(url, opts, await this.authorization(scope, true));
+      res = await this.follow(endpoint, url, opts, await this.authorization(scope, true));
     }
     const rateLimit = readRateLimit(res.headers);
     if (rateLimit) {
@@ -245,11 +280,11 @@ export class UpstreamClient {
    * Follows redirects by hand: Docker Hub sends blob GETs to a CDN with a signed URL, and that CDN
    * rejects requests that still carry the registry's Authorization header, so it is dropped.
    */
-  private async follow(url: string, opts: SendOptions, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
+  private async follow(endpoint: Endpoint, url: string, opts: SendOptions, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
     let target = url;
     let auth = authorization;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const res = await this.attempt(target, opts, auth);
+      const res = await this.attempt(endpoint, target, opts, auth);
       const location = header(res.headers, H.location.toLowerCase());
       if (res.statusCode < 300 || res.statusCode >= 400 || res.statusCode === 304 || !location) return res;
       await res.body.dump().catch(() => undefined);
@@ -260,11 +295,11 @@ export class UpstreamClient {
   }
 
   /**
-   * One exchange, admitted by the health gate, with its outcome reported to it. Retries a request
+   * One exchange, admitted by the endpoint's health gate, with its outcome reported to it. Retries a request
    * whose pooled keep-alive socket died under it; never a refused connection.
    */
-  private async attempt(url: string, opts: SendOptions, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
-    const admitted = this.health.admit(opts.fallback === true);
+  private async attempt(endpoint: Endpoint, url: string, opts: SendOptions, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
+    const admitted = endpoint.health.admit(opts.fallback === true);
     if ('refused' in admitted) {
       noteUpstreamStatus('unreachable');
       throw UpstreamError.down(this.name, `${opts.method} ${new URL(url).pathname}`, admitted.refused);
@@ -308,6 +343,12 @@ export class UpstreamClient {
       }
     }
   }
+}
+
+/** One URL of an upstream, with its own health. */
+interface Endpoint {
+  base: string;
+  health: UpstreamHealth;
 }
 
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {

@@ -47,7 +47,7 @@ describe('upstream health', () => {
     // At most the first request and one probe per second of the loop reached the upstream.
     expect(m.hub.count({ kind: 'manifest' })).toBeLessThanOrEqual(1 + Math.ceil(times.reduce((a, b) => a + b, 0)));
 
-    await until(() => !m.server.mirror.router.default.client.health.up); // background: the HEAD times out behind the answers
+    await until(() => !m.server.mirror.router.default.client.up); // background: the HEAD times out behind the answers
     const ready = await m.get('/readyz');
     const upstreamCheck = json(ready.body).checks.find((c: { name: string }) => c.name === 'upstream docker.io');
     expect([json(ready.body).status, upstreamCheck.ok]).toEqual(['degraded', false]);
@@ -76,10 +76,10 @@ describe('upstream health', () => {
     await m.get('/v2/library/app/manifests/1');
     m.hub.fault({ kind: 'status', match: { kind: 'manifest' }, status: 503, times: 1 });
     expect((await m.get('/v2/library/app/manifests/1')).status).toBe(200); // stale
-    expect(m.server.mirror.router.default.client.health.up).toBe(false);
+    expect(m.server.mirror.router.default.client.up).toBe(false);
     const res = await m.get('/v2/library/cold/manifests/1');
     expect(res.body.equals(cold.manifest)).toBe(true);
-    expect(m.server.mirror.router.default.client.health.up).toBe(true);
+    expect(m.server.mirror.router.default.client.up).toBe(true);
   });
 
   test('a 429 with Retry-After holds the upstream down: cached answers at once, uncached requests 429 without asking it', async () => {
