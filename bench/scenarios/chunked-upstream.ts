@@ -58,7 +58,7 @@ export const chunkedUpstream: Scenario = {
     });
     return {
       rows: [row(1), row(HERD_CLIENTS)],
-      notes: [`chunked upstream: the distribution proxy, same relay, 1 client: ${distribution}`],
+      notes: [`the distribution proxy through the same relay, 1 client: ${distribution}`],
       raw: Object.fromEntries([1, HERD_CLIENTS].flatMap((c) => [`pullthrough ×${c}`, `direct ×${c}`].map((k) => [k, times.spread(k)]))),
     };
   },
