@@ -68,8 +68,6 @@ export class UpstreamClient {
   private readonly dispatcher: Dispatcher;
   private readonly basicAuth?: string;
   private readonly tokens: TokenCache;
-  /** Learnt from the first 401, so later requests for new scopes fetch a token up front. */
-  private challenge?: Challenge;
 
   constructor(
     config: UpstreamConfig,
@@ -202,16 +200,15 @@ export class UpstreamClient {
   }
 
   /**
-   * Runs `run` on the URLs in order, those that answered lately first: the next is tried when one
-   * fails with an outage (no answer, 5xx, 429, or held down), so a fallback URL serves while the
-   * primary is down. The last URL's error is the caller's.
+   * Runs `run` on the URLs in the configured order: the next is tried when one fails with an
+   * outage (no answer, 5xx, 429, or held down), so a fallback URL serves while the primary is down.
+   * The last URL's error is the caller's.
    */
   private async inOrder<T>(signal: AbortSignal | undefined, run: (endpoint: Endpoint, last: boolean) => Promise<T>): Promise<T> {
-    const order = [...this.endpoints.filter((e) => e.health.up), ...this.endpoints.filter((e) => !e.health.up)];
     for (let i = 0; ; i++) {
-      const last = i === order.length - 1;
+      const last = i === this.endpoints.length - 1;
       try {
-        return await run(order[i]!, last);
+        return await run(this.endpoints[i]!, last);
       } catch (err) {
         if (last || !(err instanceof UpstreamError) || signal?.aborted) throw err;
       }
@@ -243,7 +240,8 @@ export class UpstreamClient {
   /** One request with auth: a cached token up front, or learn the challenge from a 401 and retry once. */
   private async send(repository: string, path: string, opts: SendOptions): Promise<Dispatcher.ResponseData> {
     return this.inOrder(opts.signal, async (endpoint, last) => {
-      const res = await this.sendTo(endpoint, repository, path, opts);
+      // A down URL with another behind it is skipped like one with a cached answer: only probed.
+      const res = await this.sendTo(endpoint, repository, path, last ? opts : { ...opts, fallback: true });
       if (last || (res.statusCode < 500 && res.statusCode !== 429)) return res;
       // An outage answer: the next URL may do better (the last one's answer goes to the caller).
       await res.body.dump().catch(() => undefined);
@@ -254,13 +252,13 @@ export class UpstreamClient {
   private async sendTo(endpoint: Endpoint, repository: string, path: string, opts: SendOptions): Promise<Dispatcher.ResponseData> {
     const scope = `repository:${repository}:pull`;
     const url = `${endpoint.base}/v2/${repository}/${path}`;
-    let res = await this.follow(endpoint, url, opts, await this.authorization(scope));
+    let res = await this.follow(endpoint, url, opts, await this.authorization(endpoint, scope));
     if (res.statusCode === 401) {
       const challenge = parseChallenge(res.headers['www-authenticate']);
       await res.body.dump().catch(() => undefined);
       if (!challenge || (challenge.scheme === 'bearer' && !challenge.realm)) return res;
-      this.challenge = challenge;
-      res = await this.follow(endpoint, url, opts, await this.authorization(scope, true));
+      endpoint.challenge = challenge;
+      res = await this.follow(endpoint, url, opts, await this.authorization(endpoint, scope, true));
     }
     const rateLimit = readRateLimit(res.headers);
     if (rateLimit) {
@@ -270,10 +268,10 @@ export class UpstreamClient {
     return res;
   }
 
-  private async authorization(scope: string, fresh = false): Promise<string | undefined> {
-    if (!this.challenge) return undefined;
-    if (this.challenge.scheme === 'basic') return this.basicAuth;
-    return `Bearer ${await this.tokens.token(scope, this.challenge, fresh)}`;
+  private async authorization({ challenge }: Endpoint, scope: string, fresh = false): Promise<string | undefined> {
+    if (!challenge) return undefined;
+    if (challenge.scheme === 'basic') return this.basicAuth;
+    return `Bearer ${await this.tokens.token(scope, challenge, fresh)}`;
   }
 
   /**
@@ -345,10 +343,12 @@ export class UpstreamClient {
   }
 }
 
-/** One URL of an upstream, with its own health. */
+/** One URL of an upstream, with its own health and its own token service. */
 interface Endpoint {
   base: string;
   health: UpstreamHealth;
+  /** Learnt from its first 401, so later requests for new scopes fetch a token up front. */
+  challenge?: Challenge;
 }
 
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {

@@ -57,6 +57,29 @@ describe('several URLs per upstream', () => {
     expect(metrics).toContain(`pullthrough_upstream_up{upstream="docker.io",url="${fallback.url}"} 1`);
   });
 
+  test('a primary back after its backoff is probed by one request, then used again', async () => {
+    const hub = await FakeHub.start();
+    try {
+      m = await startMirror({ upstream: { url: undefined, urls: [hub.url, fallback.url], timeouts: TIMEOUTS, health: { probeInitial: '200ms', probeMax: '200ms' } } });
+      for (const h of [hub, fallback]) h.addImage('library/app', '1');
+      hub.fault({ kind: 'hang', match: { role: 'registry' }, phase: 'headers' });
+      expect((await m.get('/v2/library/app/manifests/1')).status).toBe(200); // through the fallback
+      const gauge = `pullthrough_upstream_up{upstream="docker.io",url="${hub.url}"}`;
+      expect((await m.get('/metrics')).body.toString()).toContain(`${gauge} 0`);
+      hub.clearFaults();
+      hub.resetCounts();
+      const other = hub.addImage('library/other', '1');
+      fallback.addImage('library/other', '1', { layers: [Buffer.from('fallback copy')] });
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await m.get('/v2/library/other/manifests/1')).body.equals(other.manifest)).toBe(true);
+      expect((await m.get('/metrics')).body.toString()).toContain(`${gauge} 1`);
+    } finally {
+      await m?.close();
+      m = undefined;
+      await hub.close();
+    }
+  });
+
   test('url and urls together, or neither, is a config error', () => {
     expect(() => configSchema.parse({ upstreams: [{ name: 'docker.io', url: 'https://a', urls: ['https://b'] }] })).toThrow(/set one of url and urls/);
     expect(() => configSchema.parse({ upstreams: [{ name: 'docker.io' }] })).toThrow(/set one of url and urls/);
