@@ -179,7 +179,7 @@ const BODY = `<header><h1>pullthrough</h1><span id="version" class="sub"></span>
 <main>
 <div class="cards">
   <div class="card"><h2>Hit ratio · <span class="window"></span></h2><div id="hit-ratio" class="big">–</div><div id="hit-bar" class="bar"></div><div id="hit-detail" class="sub"></div></div>
-  <div class="card"><h2>Bytes served · <span class="window"></span></h2><div id="bytes-cache" class="big">–</div><div id="bytes-bar" class="bar"></div>
+  <div class="card"><h2>Served from cache · <span class="window"></span></h2><div id="bytes-cache" class="big">–</div><div id="bytes-bar" class="bar"></div>
     <div class="legend"><span><i></i><span id="bytes-served-cache"></span></span><span><i class="up"></i><span id="bytes-served-upstream"></span></span></div><div id="bytes-detail" class="sub"></div></div>
   <div class="card"><h2>Storage</h2><div class="big"><span id="storage-used">–</span><small id="storage-max"></small></div><div id="storage-bar" class="bar"></div><div id="storage-detail" class="sub"></div><div id="storage-target" class="sub"></div></div>
   <div class="card"><h2>Pulls saved · <span class="window"></span></h2><div id="pulls-saved" class="big">–</div><div id="pulls-bar" class="bar"></div><div id="pulls-detail" class="sub"></div></div>
