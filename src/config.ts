@@ -41,6 +41,11 @@ const upstreamSchema = z.strictObject({
     })
     .refine((t) => (t.cert === undefined) === (t.key === undefined), 'set cert and key together')
     .optional(),
+  /**
+   * Which repositories this upstream may serve, as globs on the name at the upstream (`library/*`,
+   * `myorg/**`): a `deny` match is refused, and with `allow` a name must match one. Refused: 403 DENIED.
+   */
+  repositories: z.strictObject({ allow: z.array(z.string().min(1)).optional(), deny: z.array(z.string().min(1)).optional() }).optional(),
   /** Optional credentials; the secret from `password` or, better, `passwordFile`. */
   username: z.string().optional(),
   password: z.string().optional(),

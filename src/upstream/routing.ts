@@ -4,6 +4,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { RegistryError } from '../oci/errors.js';
 import { UpstreamClient } from './client.js';
 import type { HealthChange } from './health.js';
+import { RepositoryRules } from './repository-rules.js';
 
 /** An upstream as the cache sees it: its client and the cache policy for its tags. */
 export interface Upstream {
@@ -19,6 +20,8 @@ export interface Upstream {
   readonly insecureSkipVerify: boolean;
   /** How long an upstream 404 for a manifest is answered from memory (ms; 0: never). */
   readonly notFoundTTL: number;
+  /** Which repositories it may serve (allow/deny patterns). */
+  readonly repositories: RepositoryRules;
   /** A blob fetch fails after `idle` ms without bytes, or `deadline` ms in all. */
   readonly blobTimeouts: { idle: number; deadline: number };
 }
@@ -53,6 +56,7 @@ export class UpstreamRouter {
       tagRevalidation: c.tagRevalidation,
       notFoundTTL: c.notFoundTTL,
       insecureSkipVerify: c.tls?.insecureSkipVerify === true,
+      repositories: new RepositoryRules(c.name, c.repositories),
       immutableTags: c.immutableTags ? new RegExp(c.immutableTags) : undefined,
       blobTimeouts: { idle: c.timeouts.body, deadline: c.timeouts.blob },
     }));
@@ -72,7 +76,14 @@ export class UpstreamRouter {
     return this.byName.get(DOCKER_HUB_ALIASES.has(h) ? DOCKER_HUB : h);
   }
 
+  /** The route for a request's repository; 403 DENIED when its upstream's rules exclude it. */
   route(name: string, ns?: string): Route {
+    const route = this.resolve(name, ns);
+    route.upstream.repositories.check(route.name);
+    return route;
+  }
+
+  private resolve(name: string, ns?: string): Route {
     if (ns) {
       const upstream = this.find(ns);
       if (!upstream) throw this.unknown(ns);
