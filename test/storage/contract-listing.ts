@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { withDriverBase } from '../../src/storage/base.js';
 import type { StorageDriver } from '../../src/storage/driver.js';
 import type { DriverFixture } from './contract.js';
@@ -7,8 +9,10 @@ const MANY_KEYS = 1_020;
 const SLOW_MS = 120_000;
 
 /**
- * listObjects: every object under a prefix at any depth with its size and mtime, in one listing.
- * What a start (usage index, gauges) and gc's sweep rely on instead of a stat per blob.
+ * listObjects: every object under a prefix at any depth with its size and mtime, in one listing,
+ * what a start (usage index, gauges) and gc's sweep rely on instead of a stat per blob; and the
+ * edges distribution's testsuites cover: zero-byte objects, "directories", concurrent and aborted
+ * readers, refused keys.
  */
 export function describeListingContract(name: string, make: () => Promise<DriverFixture>): void {
   describe(`storage listing contract: ${name}`, () => {
@@ -54,9 +58,45 @@ export function describeListingContract(name: string, make: () => Promise<Driver
       expect(listed.every((o, i) => o.size === Buffer.byteLength(listed[i]!.key))).toBe(true);
     }, SLOW_MS);
 
+    test('a zero-byte object: stat 0, get empty, a reader that ends at once', async () => {
+      await d.put('empty/x', new Uint8Array());
+      expect((await d.stat('empty/x'))!.size).toBe(0);
+      expect((await d.get('empty/x'))!.length).toBe(0);
+      const chunks: Buffer[] = [];
+      for await (const c of await d.reader('empty/x')) chunks.push(Buffer.from(c as Buffer));
+      expect(Buffer.concat(chunks).length).toBe(0);
+    });
+
+    test('stat and get of a "directory" find nothing', async () => {
+      await d.put('dir/child', Buffer.from('x'));
+      expect(await d.stat('dir')).toBeUndefined();
+      expect(await d.get('dir')).toBeUndefined();
+    });
+
+    test('concurrent readers of one object each get all of it; one destroyed mid-stream closes', async () => {
+      const bytes = randomBytes(3 * 1024 * 1024 + 17);
+      await d.put('shared/x', bytes);
+      const readAll = async () => {
+        const chunks: Buffer[] = [];
+        for await (const c of await d.reader('shared/x')) chunks.push(Buffer.from(c as Buffer));
+        return Buffer.concat(chunks);
+      };
+      const aborted = (await d.reader('shared/x')) as Readable;
+      const closed = new Promise<void>((resolve) => aborted.once('close', () => resolve()));
+      aborted.once('data', () => aborted.destroy());
+      const results = await Promise.all(Array.from({ length: 8 }, readAll));
+      await closed;
+      for (const r of results) expect(r.equals(bytes)).toBe(true);
+      // Nothing held it open: it can go.
+      await d.delete('shared/x');
+      expect(await d.stat('shared/x')).toBeUndefined();
+    }, SLOW_MS);
+
     test('keys that leave the namespace are refused', async () => {
       await expect(d.listObjects('../x')).rejects.toThrow(/invalid key/);
       await expect(d.listObjects('/abs')).rejects.toThrow(/invalid key/);
+      await expect(d.put('a//b', Buffer.from('x'))).rejects.toThrow(/invalid key/);
+      await expect(d.stat('a/./b')).rejects.toThrow(/invalid key/);
     });
   });
 }
