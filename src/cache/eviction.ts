@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { parseDigest } from '../oci/digest.js';
 import type { StorageDriver } from '../storage/driver.js';
+import { listStoredBlobs } from '../storage/blob-listing.js';
 import { paths } from '../storage/paths.js';
 import { readImages, type CachedImage } from './image-graph.js';
 import type { ManifestStore } from './manifest-store.js';
@@ -33,6 +34,8 @@ export const ACTIVE_PULL_MS = 5_000;
 const CHECK_EVERY_MS = 1_000;
 /** With maxAge, a round looks for expired images this often (a round reads every manifest). */
 const AGE_EVERY_MS = 60_000;
+/** The index is checked against one listing of blobs/ this often: gc, purge and warm run in other processes. */
+const RECONCILE_EVERY_MS = 5 * 60_000;
 
 /**
  * Least-recently-used eviction by whole images: an image (a top-level manifest with its child
@@ -47,6 +50,7 @@ export class Evictor {
   private recheck = false;
   private timer?: NodeJS.Timeout;
   private lastAgeRound = -Infinity;
+  private lastReconcile: number;
 
   constructor(
     private readonly storage: StorageDriver,
@@ -56,7 +60,10 @@ export class Evictor {
     private readonly limits: EvictionLimits,
     private readonly log: Logger,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    // The index was loaded from a listing just now.
+    this.lastReconcile = now();
+  }
 
   /** Starts a round in the background if over a limit and none is running. */
   check(): void {
@@ -64,7 +71,8 @@ export class Evictor {
       this.recheck = true;
       return;
     }
-    this.running = this.overLimit()
+    this.running = this.reconcileIfDue()
+      .then(() => this.overLimit())
       .then((over) => (over || this.ageRoundDue() ? this.evict() : { images: 0, blobs: 0, bytes: 0 }))
       .finally(() => {
         this.running = undefined;
@@ -161,6 +169,14 @@ export class Evictor {
       }
       await this.store.unlink(repo.upstream, repo.name, parseDigest(digest));
     }
+  }
+
+  private async reconcileIfDue(): Promise<void> {
+    const started = this.now();
+    if (started - this.lastReconcile < RECONCILE_EVERY_MS) return;
+    this.lastReconcile = started;
+    const listed = await listStoredBlobs(this.storage);
+    this.usage.reconcile(listed.map((b) => ({ digest: b.digest.value, size: b.size, modifiedAt: b.modifiedAt })), started);
   }
 
   private ageRoundDue(): boolean {

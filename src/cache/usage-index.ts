@@ -71,6 +71,22 @@ export class UsageIndex {
     this.dirty = true;
   }
 
+  /**
+   * Brings the index in line with a listing taken at `listedAt`: blobs another process stored
+   * (warm) join it, blobs another process removed (gc, purge) leave it, so the total stays true.
+   * An entry touched since the listing began may be newer than it and stays.
+   */
+  reconcile(listed: { digest: string; size: number; modifiedAt: Date }[], listedAt: number): void {
+    const present = new Set<string>();
+    for (const b of listed) {
+      present.add(b.digest);
+      if (!this.blobs.has(b.digest)) this.add(b.digest, b.size, b.modifiedAt.getTime());
+    }
+    for (const entry of [...this.blobs.values()]) {
+      if (!present.has(entry.digest) && entry.lastAccess < listedAt && !this.isPinned(entry.digest)) this.remove(entry.digest);
+    }
+  }
+
   /** Marks a blob in use until the returned function is called. */
   pin(digest: string): () => void {
     this.pins.set(digest, (this.pins.get(digest) ?? 0) + 1);

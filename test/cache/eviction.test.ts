@@ -3,6 +3,7 @@ import { mkdtemp, readdir, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readImages } from '../../src/cache/image-graph.js';
+import { purge } from '../../src/purge/purge.js';
 import { parseDigest } from '../../src/oci/digest.js';
 import { paths } from '../../src/storage/paths.js';
 import { startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
@@ -112,6 +113,18 @@ describe('size-limited eviction', () => {
     m.hub.resetCounts();
     await pullImage('library/fresh');
     expect(m.hub.requests).toEqual([]);
+  }, 20_000);
+
+  test('blobs another process removed (purge, gc) leave the index within minutes, so its total stays true', async () => {
+    m = await startMirror({ cache: { maxSize: '100MiB' }, now: () => clock });
+    m.hub.addImage('library/gone', '1', { layers: [randomBytes(50_000)] });
+    await pullImage('library/gone');
+    const usage = m.server.mirror.usage!;
+    expect(usage.totalBytes).toBeGreaterThan(50_000);
+    await purge(m.server.mirror.storage, [{ upstream: 'docker.io', name: 'library/gone', reference: '1' }], { dryRun: false, settleMs: 1_100 });
+    clock += 10 * 60_000;
+    await until(async () => usage.totalBytes === 0);
+    expect(usage.count).toBe(0);
   }, 20_000);
 
   test('access times survive a restart', async () => {
