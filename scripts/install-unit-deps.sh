@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the unit suite (npm test) needs: openssl (the TLS tests of listen and
+# of upstreams make their CA and keys with it) and Ceph's RGW for the S3 suites.
+set -euo pipefail
+here=$(dirname "$0")
+bash "$here/apt-install-missing.sh" "unit deps" openssl
+exec bash "$here/install-rgw-deps.sh"
