@@ -94,6 +94,20 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<MirrorUnder
   };
 }
 
+/**
+ * Pulls `name:tag` as docker does, the manifest and then each blob it names (each a 200), and
+ * waits for the commits, which follow the responses; resolves with the blobs' digests.
+ */
+export async function pullImage(m: MirrorUnderTest, name: string, tag = '1'): Promise<string[]> {
+  const manifest = await m.get(`/v2/${name}/manifests/${tag}`);
+  expect(manifest.status).toBe(200);
+  const body = json(manifest.body) as { config: { digest: string }; layers: { digest: string }[] };
+  const digests = [body.config.digest, ...body.layers.map((l) => l.digest)];
+  for (const digest of digests) expect((await m.get(`/v2/${name}/blobs/${digest}`)).status).toBe(200);
+  await m.server.mirror.blobs.settled();
+  return digests;
+}
+
 export function json(body: Buffer): any {
   return JSON.parse(body.toString('utf8'));
 }

@@ -2,21 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { rm, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { collectGarbage } from '../../src/cache/gc.js';
-import { startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
+import { pullImage, startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
 
 describe('gc', () => {
   let m: MirrorUnderTest;
   afterEach(async () => m.close());
-
-  async function pullImage(name: string): Promise<string[]> {
-    const manifest = await m.get(`/v2/${name}/manifests/1`);
-    const body = JSON.parse(manifest.body.toString()) as { config: { digest: string }; layers: { digest: string }[] };
-    const digests = [body.config.digest, ...body.layers.map((l) => l.digest)];
-    for (const digest of digests) expect((await m.get(`/v2/${name}/blobs/${digest}`)).status).toBe(200);
-    // Blobs commit after their response ended; gc looks at what is committed.
-    await m.server.mirror.blobs.settled();
-    return digests;
-  }
 
   const blobFiles = async () => (await m.files()).filter((f) => f.startsWith('blobs/'));
 
@@ -24,7 +14,7 @@ describe('gc', () => {
     m = await startMirror({ cache: { maxSize: 'none' } });
     m.hub.addImage('library/kept', '1', { layers: [randomBytes(1000), randomBytes(2000)] });
     const orphan = m.hub.addImage('library/orphan', '1', { layers: [randomBytes(3000), randomBytes(4000)] });
-    await pullImage('library/kept');
+    await pullImage(m, 'library/kept');
     // Blobs pulled by digest with no manifest cached: orphans.
     for (const digest of [orphan.config, ...orphan.layers]) expect((await m.get(`/v2/library/orphan/blobs/${digest}`)).status).toBe(200);
     const before = (await blobFiles()).length;
@@ -41,14 +31,14 @@ describe('gc', () => {
 
     // The kept image is still whole.
     m.hub.resetCounts();
-    await pullImage('library/kept');
+    await pullImage(m, 'library/kept');
     expect(m.hub.requests).toEqual([]);
   });
 
   test('reads manifests only, never a layer or a config', async () => {
     m = await startMirror({ cache: { maxSize: 'none' } });
     const image = m.hub.addImage('library/big', '1', { layers: [randomBytes(100_000), randomBytes(100_000)] });
-    await pullImage('library/big');
+    await pullImage(m, 'library/big');
     const storage = m.server.mirror.storage;
     const read: string[] = [];
     const counting = { ...storage, get: async (key: string) => (read.push(key), storage.get(key)) };
@@ -61,7 +51,7 @@ describe('gc', () => {
   test('young unreferenced blobs are kept (grace), and manifests whose bytes are gone lose their links and tags', async () => {
     m = await startMirror({ cache: { maxSize: 'none' } });
     const image = m.hub.addImage('library/gone', '1', { layers: [randomBytes(100)] });
-    await pullImage('library/gone');
+    await pullImage(m, 'library/gone');
     await rm(join(m.root, 'blobs', 'sha256', image.digest.slice(7, 9), image.digest.slice(7)));
     const report = await collectGarbage(m.server.mirror.storage, { dryRun: false, graceMs: 3_600_000 });
     expect(report.danglingRemoved).toBe(2);
@@ -76,11 +66,11 @@ describe('gc', () => {
     m = await startMirror({ cache: { maxSize: 'none' } });
     const image = m.hub.addImage('library/busy', '1', { layers: [randomBytes(500_000), randomBytes(500_000)] });
     for (const layer of image.layers) m.hub.fault({ kind: 'slow', digest: layer, chunkBytes: 50_000, delayMs: 5 });
-    const pull = pullImage('library/busy');
+    const pull = pullImage(m, 'library/busy');
     const gcs = Promise.all([1, 2, 3].map(() => collectGarbage(m.server.mirror.storage, { dryRun: false, graceMs: 0 })));
     await Promise.all([pull, gcs]);
     m.hub.resetCounts();
-    await pullImage('library/busy');
+    await pullImage(m, 'library/busy');
     expect(m.hub.requests).toEqual([]);
     expect((await m.files()).filter((f) => f.startsWith('_state/gc/running'))).toEqual([]);
   });
@@ -102,7 +92,7 @@ describe('gc', () => {
     const storage = m.server.mirror.storage;
     let pulls: Promise<unknown> | undefined;
     const duringSweep = async <T>(prefix: string, listed: T): Promise<T> => {
-      if (prefix.startsWith('blobs/')) await (pulls ??= Promise.all(names.map((n) => pullImage(n))));
+      if (prefix.startsWith('blobs/')) await (pulls ??= Promise.all(names.map((n) => pullImage(m, n))));
       return listed;
     };
     const racing = {
@@ -115,7 +105,7 @@ describe('gc', () => {
     expect(report.removed.map((b) => b.digest).sort()).toEqual([orphan.config, ...orphan.layers].sort());
 
     m.hub.resetCounts();
-    for (const name of names) await pullImage(name);
+    for (const name of names) await pullImage(m, name);
     expect(m.hub.requests).toEqual([]);
   });
 });

@@ -1,20 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { purge } from '../../src/purge/purge.js';
-import { startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
+import { pullImage, startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
 
 describe('purge', () => {
   let m: MirrorUnderTest;
   afterEach(async () => m.close());
-
-  async function pullImage(name: string, tag = '1'): Promise<string[]> {
-    const manifest = await m.get(`/v2/${name}/manifests/${tag}`);
-    expect(manifest.status).toBe(200);
-    const body = JSON.parse(manifest.body.toString()) as { config: { digest: string }; layers: { digest: string }[] };
-    const digests = [body.config.digest, ...body.layers.map((l) => l.digest)];
-    for (const digest of digests) expect((await m.get(`/v2/${name}/blobs/${digest}`)).status).toBe(200);
-    await m.server.mirror.blobs.settled();
-    return digests;
-  }
 
   const blobFiles = async () => (await m.files()).filter((f) => f.startsWith('blobs/'));
 
@@ -23,8 +13,8 @@ describe('purge', () => {
     const base = randomBytes(2000);
     const gone = m.hub.addImage('library/gone', '1', { layers: [base, randomBytes(3000)] });
     m.hub.addImage('library/kept', '1', { layers: [base, randomBytes(4000)] });
-    await pullImage('library/gone');
-    await pullImage('library/kept');
+    await pullImage(m, 'library/gone');
+    await pullImage(m, 'library/kept');
     const before = await blobFiles();
     const storage = m.server.mirror.storage;
 
@@ -40,7 +30,7 @@ describe('purge', () => {
     expect((await m.files()).filter((f) => f.includes('library/gone'))).toEqual([]);
 
     m.hub.resetCounts();
-    await pullImage('library/kept');
+    await pullImage(m, 'library/kept');
     expect(m.hub.requests).toEqual([]);
     await expect(purge(storage, [{ upstream: 'docker.io', name: 'library/gone', reference: '1' }], { dryRun: true })).rejects.toThrow(/not cached/);
   });
@@ -49,13 +39,13 @@ describe('purge', () => {
     m = await startMirror({ cache: { maxSize: 'none' } });
     const image = m.hub.addImage('library/two', '1', { layers: [randomBytes(1000)] });
     m.hub.tag('library/two', 'stable', image.digest);
-    await pullImage('library/two', '1');
-    await pullImage('library/two', 'stable');
+    await pullImage(m, 'library/two', '1');
+    await pullImage(m, 'library/two', 'stable');
     const report = await purge(m.server.mirror.storage, [{ upstream: 'docker.io', name: 'library/two', reference: 'stable' }], { dryRun: false, settleMs: 1_100 });
     expect(report.unlinked).toEqual(['docker.io/library/two:stable']);
     expect(report.sweep.removed).toEqual([]);
     m.hub.resetCounts();
-    await pullImage('library/two', '1');
+    await pullImage(m, 'library/two', '1');
     expect(m.hub.requests).toEqual([]);
   });
 });
