@@ -25,8 +25,7 @@ const FRONT_BYTES = 4 * 1024 * 1024;
  * One upstream fetch of one blob, owned by no client: it reads the upstream at the upstream's
  * pace, hashes, and appends to a storage writer; it never waits for a reader. Every client of the
  * digest, the first included, is a FetchReader following the growing object at its own pace:
- * bytes not yet taken by storage come from a window in memory, older ones are read back from the
- * writer. A reader's last byte waits for the digest check; on any failure every reader is
+ * the newest bytes come from a window in memory, older ones are read back from the writer. A reader's last byte waits for the digest check; on any failure every reader is
  * destroyed and the temp discarded. The commit (fsync + rename, multipart completion) follows the
  * check and is on nobody's critical path; the temp stays readable until the last reader leaves.
  *
@@ -49,9 +48,9 @@ export class BlobFetch implements FetchSource {
   private size?: number;
   private readonly window = new ChunkWindow();
   private writer?: StorageWriter;
-  /** Set once the writer's temp is being discarded or freed; readers then read the stored blob. */
-  private released?: Promise<void>;
-  /** Resolves when `released` settled: a fetch storage failed is not over while readers use its temp. */
+  /** Set once the writer's temp is being discarded or freed; new readers then read the stored blob. */
+  private releasing = false;
+  /** Resolves once the temp is discarded or freed: a failed fetch is not over while readers use it. */
   private readonly gone: Promise<void>;
   private resolveGone!: () => void;
   private settled = false;
@@ -115,7 +114,7 @@ export class BlobFetch implements FetchSource {
    */
   reader(range?: ByteRange): Readable | undefined {
     if (this.failure) throw this.failure;
-    if (this.released) return undefined;
+    if (this.releasing) return undefined;
     const start = range?.start ?? 0;
     const landed = this.writer?.landed ?? 0;
     if (this.storageFailure && this.window.start > Math.max(landed, start)) throw this.storageFailure;
@@ -307,8 +306,9 @@ export class BlobFetch implements FetchSource {
 
   /** The writer's temp lives while readers follow it; it goes once the fetch settled and the last left. */
   private releaseWhenUnused(now = false): void {
-    if (this.released || !this.settled || (!now && this.readers.size > 0)) return;
-    this.released = (this.writer?.release() ?? Promise.resolve())
+    if (this.releasing || !this.settled || (!now && this.readers.size > 0)) return;
+    this.releasing = true;
+    void (this.writer?.release() ?? Promise.resolve())
       .catch((err: unknown) => this.log.warn({ err: (err as Error).message, digest: this.digest.value }, 'cannot release blob temp'))
       .finally(this.resolveGone);
   }

@@ -6,8 +6,10 @@ import type { LogLimiter } from './log-limiter.js';
 import type { Metrics } from './metrics.js';
 import { withRequestNotes } from './request-context.js';
 
-/** Probes and scrapes come every few seconds; when they succeed their lines are debug, not info. */
-// Probes, scrapes and the status page's polling: at debug, or they would be most of the log.
+/**
+ * Probes, scrapes and the status page's polling come every few seconds; when they succeed their
+ * lines are debug, not info, or they would be most of the log.
+ */
 const QUIET_ROUTES = new Set(['healthz', 'readyz', 'metrics', 'status', 'status-page']);
 
 /**
