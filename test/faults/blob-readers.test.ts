@@ -1,8 +1,8 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { readdir, readlink } from 'node:fs/promises';
-import { get, type ClientRequest, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import { startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
-import { blobFile, download, expectNothingWrongStored, failed, herd, until } from './fault-kit.js';
+import { blobFile, download, expectNothingWrongStored, failed, herd, partialGet, until } from './fault-kit.js';
 
 // The blob path's promises (#12): one upstream fetch per digest that no client paces, every client
 // at its own speed, and nothing left behind by any client, fast, slow, gone or failed.
@@ -27,26 +27,6 @@ async function expectNothingLeft(m: MirrorUnderTest, digest: string): Promise<vo
   if (m.server.mirror.usage) await until(`${digest} unpinned`, () => !m.server.mirror.usage!.isPinned(digest));
   expect(await until('descriptors to close', async () => ((await descriptorsUnder(m.root)).length === 0 ? [] : false))).toEqual([]);
   await expectNothingWrongStored(m);
-}
-
-/** A GET that reads until `stopAfter` bytes arrived, then does `then` with its connection. */
-function partialGet(url: string, stopAfter: number, then: (req: ClientRequest, res: IncomingMessage) => void): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { agent: false }, (res) => {
-      let got = 0;
-      res.on('data', (chunk: Buffer) => {
-        got += chunk.length;
-        if (got >= stopAfter) {
-          res.removeAllListeners('data');
-          then(req, res);
-          resolve(got);
-        }
-      });
-      res.on('error', () => undefined);
-      res.on('end', () => resolve(got));
-    });
-    req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
-  });
 }
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;

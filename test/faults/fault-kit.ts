@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
+import { get, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request } from 'undici';
 import type { MirrorUnderTest } from '../api/mirror-harness.js';
 
@@ -25,6 +26,26 @@ export async function download(url: string, headers: Record<string, string> = {}
   } catch (error) {
     return { status, headers: resHeaders, error };
   }
+}
+
+/** A GET that reads until `stopAfter` bytes arrived, then does `then` with its connection. */
+export function partialGet(url: string, stopAfter: number, then: (req: ClientRequest, res: IncomingMessage) => void): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = get(url, { agent: false }, (res) => {
+      let got = 0;
+      res.on('data', (chunk: Buffer) => {
+        got += chunk.length;
+        if (got >= stopAfter) {
+          res.removeAllListeners('data');
+          then(req, res);
+          resolve(got);
+        }
+      });
+      res.on('error', () => undefined);
+      res.on('end', () => resolve(got));
+    });
+    req.on('error', (err) => (req.destroyed ? undefined : reject(err)));
+  });
 }
 
 /** The OCI error code of a JSON error body, or undefined. */

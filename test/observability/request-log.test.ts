@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { get } from 'node:http';
 import { Agent, request } from 'undici';
 import { startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
+import { partialGet } from '../faults/fault-kit.js';
 import { captureLog, linesMatching } from './capture-log.js';
 
 /** `total` GETs of `path` over `concurrency` keep-alive connections; resolves with the status counts. */
@@ -111,19 +111,7 @@ describe('request log', () => {
     const image = m.hub.addImage('library/gone', '1', { layers: [layer] });
     const digest = image.layers[0]!;
     m.hub.fault({ kind: 'slow', digest, chunkBytes: 64 * 1024, delayMs: 10, times: 1 });
-    const got = await new Promise<number>((resolve) => {
-      const req = get(`${m.url}/v2/library/gone/blobs/${digest}`, { agent: false }, (res) => {
-        let n = 0;
-        res.on('data', (chunk: Buffer) => {
-          n += chunk.length;
-          if (n >= 128 * 1024) {
-            req.destroy();
-            resolve(n);
-          }
-        });
-      });
-      req.on('error', () => undefined);
-    });
+    const got = await partialGet(`${m.url}/v2/library/gone/blobs/${digest}`, 128 * 1024, (req) => req.destroy());
     const [line] = await linesMatching(captured, (l) => l.msg === 'request' && l.status === 499, 1);
     expect(line).toMatchObject({ path: `/v2/library/gone/blobs/${digest}`, status: 499, sentStatus: 200, aborted: true, cache: 'miss', level: 30 });
     expect(line!.bytes).toBeGreaterThanOrEqual(got);
