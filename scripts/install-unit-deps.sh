@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the unit suite (npm test) needs: openssl (the TLS tests of listen and
-# of upstreams make their CA and keys with it) and Ceph's RGW for the S3 suites.
+# of upstreams make their CA and keys with it), Ceph's RGW for the S3 suites and redis-server for the
+# cluster suites.
 set -euo pipefail
 here=$(dirname "$0")
 bash "$here/apt-install-missing.sh" "unit deps" openssl
-exec bash "$here/install-rgw-deps.sh"
+bash "$here/install-rgw-deps.sh"
+exec bash "$here/install-redis-deps.sh"

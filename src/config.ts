@@ -117,6 +117,48 @@ const authSchema = z
   })
   .refine((a) => a.htpasswd !== undefined || a.tokens.length > 0 || a.tokensFile !== undefined, 'set htpasswd, tokens or tokensFile, or leave auth out');
 
+/** Where cluster mode's Redis is: redis:// or rediss:// (TLS), credentials in the URL or in `passwordFile`. */
+const redisUrl = z.url({ protocol: /^rediss?$/, error: 'must be a redis:// or rediss:// URL such as redis://redis:6379/0' });
+
+/**
+ * Replicas on one bucket acting as one cache: one upstream fetch per blob, manifest and tag
+ * revalidation across them (a lease per key in Redis). Absent: each replica works alone. Redis
+ * down or slow: each replica works alone until it answers again, and /readyz says degraded.
+ * `redis: redis://…` is short for `redis: { url: redis://… }`.
+ */
+const clusterSchema = z.strictObject({
+  redis: z.preprocess(
+    (v) => (typeof v === 'string' ? { url: v } : v),
+    z.strictObject({
+      url: redisUrl,
+      /** The password (the URL's user, if any, is kept), read from this file at start instead of the URL. */
+      passwordFile: z.string().min(1).optional(),
+      /** After parsing: the password from passwordFile, if set. */
+      password: z.string().optional(),
+      /** Every key this cluster writes starts with this, so several mirrors can share one Redis. */
+      keyPrefix: z.string().default('pullthrough:'),
+      /**
+       * TLS to Redis (with rediss://): `ca`, a PEM file trusted besides the system's; `cert` and
+       * `key`, a client certificate; `insecureSkipVerify`, no certificate check (warned at start).
+       */
+      tls: z
+        .strictObject({
+          ca: z.string().min(1).optional(),
+          cert: z.string().min(1).optional(),
+          key: z.string().min(1).optional(),
+          insecureSkipVerify: z.boolean().default(false),
+        })
+        .refine((t) => (t.cert === undefined) === (t.key === undefined), 'set cert and key together')
+        .optional(),
+      /**
+       * How long a lease holds without a heartbeat (ms; accepts "30s"): a replica that dies
+       * mid-fetch is taken over by another within this. Heartbeats run every third of it.
+       */
+      leaseTime: durationSchema.refine((ms) => ms >= 1_000, 'must be at least 1s').default(30_000),
+    }),
+  ),
+});
+
 export const configSchema = z.strictObject({
   /** host:port, [v6]:port or :port. `[::]` listens on IPv4 and IPv6. */
   listen: z.string().default('[::]:5000'),
@@ -158,6 +200,8 @@ export const configSchema = z.strictObject({
   headersTimeout: durationSchema.refine((ms) => ms >= 100, 'must be at least 100ms').default(20_000),
   /** Client authentication (htpasswd users, static bearer tokens); off when absent. */
   auth: authSchema.optional(),
+  /** Cluster mode on Redis (single flight across replicas); off when absent. */
+  cluster: clusterSchema.optional(),
 }).superRefine((c, ctx) => {
   // Each replica evicts by its own view of a shared bucket (digests it never saw look oldest, the
   // others' deletions never lower its total): refused rather than silently evicting the newest images.
@@ -223,6 +267,7 @@ const OVERRIDES = {
   upstream: { key: 'upstreams.0.url', flag: '--upstream', env: ['REGISTRY_PROXY_REMOTEURL', 'PULLTHROUGH_UPSTREAM'] },
   username: { key: 'upstreams.0.username', flag: undefined, env: ['REGISTRY_PROXY_USERNAME'] },
   password: { key: 'upstreams.0.password', flag: undefined, env: ['REGISTRY_PROXY_PASSWORD'] },
+  clusterRedis: { key: 'cluster.redis.url', flag: undefined, env: ['PULLTHROUGH_CLUSTER_REDIS'] },
 } as const;
 
 type Setting = keyof typeof OVERRIDES;
@@ -273,6 +318,8 @@ export function resolveConfig(file: string | undefined, flags: ConfigFlags = {},
   for (const u of result.data.upstreams) {
     if (u.passwordFile) u.password = readSecret(u.passwordFile, `upstreams.${u.name}.passwordFile`);
   }
+  const redis = result.data.cluster?.redis;
+  if (redis?.passwordFile) redis.password = readSecret(redis.passwordFile, 'cluster.redis.passwordFile');
   const environment: Record<string, string> = {};
   for (const o of overrides) if (o.source.startsWith('environment variable ')) environment[o.source.slice('environment variable '.length)] = OVERRIDES[o.setting].key;
   return { config: result.data, file: path, environment };
@@ -315,6 +362,12 @@ function apply(raw: Record<string, unknown>, { setting, value }: Override): void
     case 'logLevel':
       raw.log = { ...(raw.log as object), level: value };
       return;
+    case 'clusterRedis': {
+      const cluster = (raw.cluster ?? {}) as Record<string, unknown>;
+      const redis = typeof cluster.redis === 'object' && cluster.redis !== null ? cluster.redis : {};
+      raw.cluster = { ...cluster, redis: { ...redis, url: value } };
+      return;
+    }
     default: {
       const list = Array.isArray(raw.upstreams) && raw.upstreams.length > 0 ? (raw.upstreams as Record<string, unknown>[]) : [{ name: 'docker.io' }];
       const first = { ...(list[0]?.urls ? {} : { url: 'https://registry-1.docker.io' }), ...list[0], [setting === 'upstream' ? 'url' : setting]: value };

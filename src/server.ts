@@ -4,12 +4,13 @@ import type { Logger } from 'pino';
 import { createApp, createDebugApp, type AppDeps } from './app.js';
 import { ClientAuth } from './auth/client-auth.js';
 import { MirrorCache } from './cache/mirror.js';
+import { ClusterRedis } from './cluster/redis.js';
 import type { Config } from './config.js';
 import { createListener, listenOn } from './listen.js';
 import { LogLimiter, rateLimited } from './observability/log-limiter.js';
 import { Metrics } from './observability/metrics.js';
 import { RecentErrors } from './observability/recent-errors.js';
-import { coalesced, runChecks, storageCheck, upstreamCheck } from './observability/readiness.js';
+import { coalesced, redisCheck, runChecks, storageCheck, upstreamCheck } from './observability/readiness.js';
 import type { StorageDriver } from './storage/driver.js';
 import { describeStorage, openStorage } from './storage/open.js';
 import { StatusReporter } from './status/report.js';
@@ -48,9 +49,11 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   const storage = await openStorage(config.storage, { metrics, wrap: options.wrapStorage });
   const router = new UpstreamRouter(config.upstreams, metrics, log);
   // The cache logs through the limiter: its stale-serving warnings repeat while an upstream is down.
-  const mirror = await MirrorCache.open(storage, router, rateLimited(log, limiter), config.cache, options.now);
+  const redis = config.cluster ? new ClusterRedis(config.cluster.redis, rateLimited(log, limiter), metrics) : undefined;
+  if (config.cluster?.redis.tls?.insecureSkipVerify) log.warn('cluster.redis.tls.insecureSkipVerify: the Redis certificate is not verified');
+  const mirror = await MirrorCache.open(storage, router, rateLimited(log, limiter), config.cache, options.now, redis);
   const stopCounting = seedStoredBlobs(mirror, storage, metrics, log);
-  const checks = [storageCheck(storage, describeStorage(config.storage)), ...router.upstreams.map(upstreamCheck)];
+  const checks = [storageCheck(storage, describeStorage(config.storage)), ...router.upstreams.map(upstreamCheck), ...(redis ? [redisCheck(redis)] : [])];
   const readiness = coalesced(() => runChecks(checks));
   const status = new StatusReporter({ mirror, metrics, readiness, errors, storageTarget: describeStorage(config.storage), startedAt: new Date() });
   const deps: AppDeps = { log, limiter, metrics, readiness, auth, status };
@@ -91,6 +94,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
       }
       await stopCounting();
       await mirror.close();
+      await redis?.close();
       await router.close();
       limiter.close();
     },

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ClusterRedis } from '../cluster/redis.js';
 import type { Config } from '../config.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { UpstreamRouter } from '../upstream/routing.js';
@@ -20,6 +21,7 @@ interface MirrorParts {
   log: Logger;
   store: ManifestStore;
   now: () => number;
+  cluster?: ClusterRedis;
   usage?: UsageIndex;
   evictor?: Evictor;
   limits?: EvictionLimits;
@@ -34,6 +36,8 @@ export class MirrorCache {
   readonly catalog: Catalog;
   readonly storage: StorageDriver;
   readonly router: UpstreamRouter;
+  /** Cluster mode's Redis (`cluster.redis`); absent: this replica works alone. */
+  readonly cluster?: ClusterRedis;
   readonly usage?: UsageIndex;
   readonly evictor?: Evictor;
   /** The limits eviction keeps to (maxSize resolved); undefined: unbounded. */
@@ -46,6 +50,7 @@ export class MirrorCache {
   private constructor(parts: MirrorParts) {
     this.storage = parts.storage;
     this.router = parts.router;
+    this.cluster = parts.cluster;
     this.log = parts.log;
     this.usage = parts.usage;
     this.evictor = parts.evictor;
@@ -63,7 +68,7 @@ export class MirrorCache {
 
   /**
    * Loads the usage index (one listing of the blobs) only when the cache is bounded. `now` is the
-   * clock for tag TTLs and access times (tests move it).
+   * clock for tag TTLs and access times (tests move it). `cluster`: Redis, when replicas coordinate.
    */
   static async open(
     storage: StorageDriver,
@@ -71,18 +76,19 @@ export class MirrorCache {
     log: Logger,
     config: Config['cache'],
     now: () => number = Date.now,
+    cluster?: ClusterRedis,
   ): Promise<MirrorCache> {
     const store = new ManifestStore(storage);
     let usage: UsageIndex | undefined;
     const loadUsage = async () => (usage ??= await UsageIndex.load(storage, log, now)).totalBytes;
     const limits = await resolveLimits(storage, config, loadUsage);
-    if (!limits) return new MirrorCache({ storage, router, log, store, now });
+    if (!limits) return new MirrorCache({ storage, router, log, store, now, cluster });
     await loadUsage();
     const evictor = new Evictor(storage, store, usage!, limits, log, now);
     usage!.onGrow = () => evictor.check();
     evictor.start();
     evictor.check();
-    return new MirrorCache({ storage, router, log, store, now, usage, evictor, limits, limitsDescription: limits.description });
+    return new MirrorCache({ storage, router, log, store, now, cluster, usage, evictor, limits, limitsDescription: limits.description });
   }
 
   /** Stops background work and saves access times. */

@@ -88,6 +88,27 @@ export class Metrics {
     [],
   );
   private readonly storageBytes = this.gauge('pullthrough_storage_bytes', 'Bytes under blobs/, kept like pullthrough_storage_objects.', []);
+  private readonly clusterFallbacks = this.counter(
+    'pullthrough_cluster_fallbacks_total',
+    'Cluster mode: operations that worked alone because Redis failed (down, slow, an error mid-lease), by operation.',
+    ['operation'],
+  );
+  private readonly clusterRedis = this.gauge('pullthrough_cluster_redis_up', 'Cluster mode: whether the connection to Redis is ready (1) or down (0).', []);
+  private readonly clusterLeaseWaits = this.counter(
+    'pullthrough_cluster_lease_waits_total',
+    'Cluster mode: fetches that found another replica holding the lease and waited for its commit, by kind (blob, manifest, tag).',
+    ['kind'],
+  );
+  private readonly clusterCoalesced = this.counter(
+    'pullthrough_cluster_coalesced_total',
+    'Cluster mode: lease waits answered by another replica\'s commit (no upstream request from this replica), by kind.',
+    ['kind'],
+  );
+  private readonly clusterTakeovers = this.counter(
+    'pullthrough_cluster_takeovers_total',
+    'Cluster mode: leases taken over after their holder let them lapse without a commit (it died, or failed), by kind.',
+    ['kind'],
+  );
   private readonly storageErrors = this.counter('pullthrough_storage_errors_total', 'Failed storage operations, by driver and operation (not-found is not a failure).', ['driver', 'operation']);
   private readonly storageSeconds = new Histogram({
     name: 'pullthrough_storage_operation_duration_seconds',
@@ -175,6 +196,21 @@ export class Metrics {
     this.storageBytes.inc(bytes);
     this.stored.objects += objects;
     this.stored.bytes += bytes;
+  }
+
+  /** Cluster mode: an operation worked alone because Redis failed. */
+  clusterFallback(operation: string): void {
+    this.clusterFallbacks.inc({ operation });
+  }
+
+  clusterRedisUp(up: boolean): void {
+    this.clusterRedis.set(up ? 1 : 0);
+  }
+
+  /** Cluster mode: a wait for another replica's lease began (`lease-wait`), ended in its commit (`coalesced`) or in a takeover. */
+  observeLease(kind: string, event: 'lease-wait' | 'coalesced' | 'takeover'): void {
+    const counter = event === 'lease-wait' ? this.clusterLeaseWaits : event === 'coalesced' ? this.clusterCoalesced : this.clusterTakeovers;
+    counter.inc({ kind });
   }
 
   private counter<L extends string>(name: string, help: string, labelNames: L[]): Counter<L> {

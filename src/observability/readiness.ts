@@ -55,6 +55,22 @@ export function upstreamCheck(upstream: Upstream): Check {
 }
 
 /**
+ * Cluster mode's Redis only degrades: without it each replica works alone. Down: its own error
+ * text (`connect ECONNREFUSED …`); up: a PING, so a Redis too slow to answer shows too.
+ */
+export function redisCheck(redis: { target: string; available: boolean; lastError?: string; client: { ping(): Promise<unknown> } }): Check {
+  return {
+    name: 'cluster redis',
+    target: redis.target,
+    critical: false,
+    run: async () => {
+      if (!redis.available) throw new Error(`redis: ${redis.lastError ?? 'not connected'}`);
+      await redis.client.ping();
+    },
+  };
+}
+
+/**
  * Runs the checks in parallel, each bounded by `timeoutMs`: a probe that hangs (NFS, a black-holed
  * upstream) must turn into an answer before the caller's own probe timeout does.
  */
