@@ -9,6 +9,7 @@ import { Evictor, type EvictionLimits } from './eviction.js';
 import { resolveLimits } from './limits.js';
 import { ManifestStore } from './manifest-store.js';
 import { PullThroughManifests } from './manifests.js';
+import { PullThroughReferrers } from './referrers.js';
 import { PullThroughTags } from './tags.js';
 import { UsageIndex } from './usage-index.js';
 
@@ -33,6 +34,7 @@ export class MirrorCache {
   readonly manifests: PullThroughManifests;
   readonly blobs: PullThroughBlobs;
   readonly tags: PullThroughTags;
+  readonly referrers: PullThroughReferrers;
   readonly catalog: Catalog;
   readonly storage: StorageDriver;
   readonly router: UpstreamRouter;
@@ -59,6 +61,7 @@ export class MirrorCache {
     this.manifests = new PullThroughManifests(parts.store, parts.log, parts.usage, parts.now);
     this.blobs = new PullThroughBlobs(parts.storage, parts.log, parts.usage);
     this.tags = new PullThroughTags(parts.store, parts.log);
+    this.referrers = new PullThroughReferrers(parts.storage, this.manifests, parts.log, parts.now);
     this.catalog = new Catalog(parts.storage, parts.router);
     if (parts.usage) {
       this.saver = setInterval(() => void this.saveUsage(), SAVE_USAGE_MS);

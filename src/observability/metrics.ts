@@ -5,7 +5,7 @@ import { VERSION } from '../version.js';
 import { RecentTraffic } from './recent-traffic.js';
 
 /** What the upstream client was asked for: `/v2/` checks, tokens, and the three resources. */
-export type UpstreamKind = 'ping' | 'token' | 'manifest' | 'blob' | 'tags';
+export type UpstreamKind = 'ping' | 'token' | 'manifest' | 'blob' | 'tags' | 'referrers';
 
 /** One finished (or abandoned) client request, as the request middleware saw it. */
 export interface RequestOutcome {

@@ -14,8 +14,11 @@ export const H = {
   authorization: 'Authorization',
   wwwAuthenticate: 'WWW-Authenticate',
   location: 'Location',
+  /** OCI 1.1 referrers: which query filters the answer applied (`artifactType`). */
+  ociFiltersApplied: 'OCI-Filters-Applied',
   rateLimitLimit: 'ratelimit-limit',
   rateLimitRemaining: 'ratelimit-remaining',
+  rateLimitReset: 'ratelimit-reset',
 } as const;
 
 export const API_VERSION = 'registry/2.0';

@@ -7,7 +7,7 @@ import { noteUpstreamStatus } from '../observability/request-context.js';
 import { sha256 } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import { H } from '../oci/headers.js';
-import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, manifestMediaType } from '../oci/media-types.js';
+import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MediaType, manifestMediaType } from '../oci/media-types.js';
 import { parseChallenge, type Challenge } from './challenge.js';
 import { BODY_BUFFER_BYTES, upstreamDispatcher } from './dispatcher.js';
 import { UpstreamError } from './errors.js';
@@ -164,6 +164,26 @@ export class UpstreamClient {
     const length = res.headers['content-length'];
     const body = this.metrics ? counted(res.body, (n) => this.metrics!.upstreamBytes(this.name, 'blob', n), fetched!) : res.body;
     return { size: length === undefined ? undefined : Number(length), body };
+  }
+
+  /**
+   * The OCI 1.1 referrers list of `digest` (an image index, unfiltered), or undefined when the
+   * upstream has no referrers API: a registry that has one never answers it with 404 (distribution
+   * spec), and distribution 2.8 answers 404 (or 405 behind some proxies) for the unknown route.
+   * `fallback`: the caller has a cached list to serve if the upstream is down.
+   */
+  async getReferrers(repository: string, digest: string, fallback = false): Promise<Buffer | undefined> {
+    const what = `referrers of ${repository}@${digest}`;
+    const res = await this.send(repository, `referrers/${digest}`, { method: 'GET', kind: 'referrers', headers: { accept: MediaType.ociIndex }, fallback });
+    if (res.statusCode === 404 || res.statusCode === 405) {
+      await res.body.dump().catch(() => undefined);
+      return undefined;
+    }
+    await this.expectOk(res, what, () => manifestUnknown(repository, digest));
+    return readLimited(res.body, MAX_MANIFEST_BYTES, () => UpstreamError.protocol(this.name, `${what} is over the ${MAX_MANIFEST_BYTES}-byte limit`)).catch((err: unknown) => {
+      if (err instanceof RegistryError) throw err;
+      throw UpstreamError.unreachable(this.name, what, err);
+    });
   }
 
   /** `fallback`: the caller has cached tags to list if the upstream is down. */
