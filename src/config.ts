@@ -174,7 +174,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       /**
        * Evict least-recently-used images past this size. `auto` (default): on the filesystem, what
-       * is cached at start plus 80% of the free space then; on S3, unbounded. `none`: never evict.
+       * is cached at start plus 80% of the free space then; on S3, unbounded (a size, for the bucket as
+       * a whole, needs cluster.redis). `none`: never evict.
        */
       maxSize: z.union([z.literal('auto'), z.literal('none'), sizeSchema]).default('auto'),
       /** Filesystem: also evict while free space is under this. */
@@ -203,24 +204,25 @@ export const configSchema = z.strictObject({
   /** Cluster mode on Redis (single flight across replicas); off when absent. */
   cluster: clusterSchema.optional(),
 }).superRefine((c, ctx) => {
-  // Each replica evicts by its own view of a shared bucket (digests it never saw look oldest, the
-  // others' deletions never lower its total): refused rather than silently evicting the newest images.
-  if (c.storage.driver === 's3' && c.cache.maxAge !== undefined) {
+  // Without cluster mode each replica evicts by its own view of a shared bucket (digests it never saw
+  // look oldest, the others' deletions never lower its total): refused rather than silently evicting
+  // the newest images. With cluster.redis the view is the cluster's (src/cluster/usage.ts).
+  if (c.storage.driver === 's3' && c.cache.maxAge !== undefined && !c.cluster) {
     ctx.addIssue({
       code: 'custom',
       path: ['cache', 'maxAge'],
       message:
         'not supported on S3 (a replica cannot see the pulls the others serve, so it would evict images still in use); ' +
-        'use a bucket lifecycle rule, or `pullthrough purge` from one place',
+        'set cluster.redis (replicas then share access times), use a bucket lifecycle rule, or `pullthrough purge` from one place',
     });
   }
-  if (c.storage.driver === 's3' && typeof c.cache.maxSize === 'number') {
+  if (c.storage.driver === 's3' && typeof c.cache.maxSize === 'number' && !c.cluster) {
     ctx.addIssue({
       code: 'custom',
       path: ['cache', 'maxSize'],
       message:
         'an explicit size is not supported on S3 (replicas sharing the bucket would evict each other\'s images); ' +
-        'use maxSize: none and bound the bucket with a scheduled `pullthrough gc` (or a bucket lifecycle rule)',
+        'set cluster.redis (replicas then evict as one), or use maxSize: none and bound the bucket with a scheduled `pullthrough gc` (or a bucket lifecycle rule)',
     });
   }
 });

@@ -71,9 +71,12 @@ export class Evictor {
       this.recheck = true;
       return;
     }
+    const none: EvictionRound = { images: 0, blobs: 0, bytes: 0 };
     this.running = this.reconcileIfDue()
+      .then(() => this.usage.refresh())
       .then(() => this.overLimit())
-      .then((over) => (over || this.ageRoundDue() ? this.evict() : { images: 0, blobs: 0, bytes: 0 }))
+      // In cluster mode one replica at a time evicts (the others' rounds resolve undefined).
+      .then(async (over) => (over || this.ageRoundDue() ? ((await this.usage.exclusive(() => this.evict())) ?? none) : none))
       .finally(() => {
         this.running = undefined;
         if (this.recheck) {
@@ -176,7 +179,7 @@ export class Evictor {
     if (started - this.lastReconcile < RECONCILE_EVERY_MS) return;
     this.lastReconcile = started;
     const listed = await listStoredBlobs(this.storage);
-    this.usage.reconcile(listed.map((b) => ({ digest: b.digest.value, size: b.size, modifiedAt: b.modifiedAt })), started);
+    await this.usage.reconcile(listed.map((b) => ({ digest: b.digest.value, size: b.size, modifiedAt: b.modifiedAt })), started);
   }
 
   private ageRoundDue(): boolean {

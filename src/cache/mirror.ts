@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ClusterRedis } from '../cluster/redis.js';
+import { ClusterUsageIndex } from '../cluster/usage.js';
 import type { Config } from '../config.js';
 import type { StorageDriver } from '../storage/driver.js';
 import type { UpstreamRouter } from '../upstream/routing.js';
@@ -83,7 +84,8 @@ export class MirrorCache {
   ): Promise<MirrorCache> {
     const store = new ManifestStore(storage);
     let usage: UsageIndex | undefined;
-    const loadUsage = async () => (usage ??= await UsageIndex.load(storage, log, now)).totalBytes;
+    // In cluster mode sizes and access times are the whole cluster's, in Redis (src/cluster/usage.ts).
+    const loadUsage = async () => (usage ??= await (cluster ? new ClusterUsageIndex(cluster, now) : new UsageIndex(now)).fill(storage, log)).totalBytes;
     const limits = await resolveLimits(storage, config, loadUsage);
     if (!limits) return new MirrorCache({ storage, router, log, store, now, cluster });
     await loadUsage();
@@ -98,6 +100,7 @@ export class MirrorCache {
   async close(): Promise<void> {
     clearInterval(this.saver);
     await this.evictor?.stop();
+    this.usage?.close();
     await this.saveUsage();
   }
 

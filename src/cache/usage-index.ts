@@ -18,21 +18,36 @@ export interface BlobUsage {
  * used last. Blobs being read are pinned and never chosen for eviction.
  */
 export class UsageIndex {
-  private readonly blobs = new Map<string, BlobUsage>();
+  protected readonly blobs = new Map<string, BlobUsage>();
   private readonly pins = new Map<string, number>();
-  private bytes = 0;
+  protected bytes = 0;
   private dirty = false;
   /** Called after a blob was added: the evictor checks its limits. */
   onGrow?: () => void;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(protected readonly now: () => number = Date.now) {}
 
-  static async load(storage: StorageDriver, log: Logger, now: () => number = Date.now): Promise<UsageIndex> {
-    const index = new UsageIndex(now);
+  static load(storage: StorageDriver, log: Logger, now: () => number = Date.now): Promise<UsageIndex> {
+    return new UsageIndex(now).fill(storage, log);
+  }
+
+  /** Adds every stored blob, with its persisted access time (else its file time). */
+  async fill(storage: StorageDriver, log: Logger): Promise<this> {
     const saved = await readSaved(storage, log);
-    await forEachStoredBlob(storage, (digest, info) => index.add(digest.value, info.size, saved.get(digest.value) ?? info.modifiedAt.getTime()));
-    index.dirty = false;
-    return index;
+    await forEachStoredBlob(storage, (digest, info) => this.add(digest.value, info.size, saved.get(digest.value) ?? info.modifiedAt.getTime()));
+    this.dirty = false;
+    return this;
+  }
+
+  /** Brings totalBytes up to date before the limits are checked: nothing to do for one process's index. */
+  async refresh(): Promise<void> {}
+
+  /**
+   * Runs an eviction round's `work` if this process may evict now: always, alone. (The cluster's
+   * index takes a lease in Redis and loads every replica's view first; see src/cluster/usage.ts.)
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T | undefined> {
+    return work();
   }
 
   get totalBytes(): number {
@@ -76,7 +91,7 @@ export class UsageIndex {
    * (warm) join it, blobs another process removed (gc, purge) leave it, so the total stays true.
    * An entry touched since the listing began may be newer than it and stays.
    */
-  reconcile(listed: { digest: string; size: number; modifiedAt: Date }[], listedAt: number): void {
+  reconcile(listed: { digest: string; size: number; modifiedAt: Date }[], listedAt: number): void | Promise<void> {
     const present = new Set<string>();
     for (const b of listed) {
       present.add(b.digest);
@@ -107,6 +122,9 @@ export class UsageIndex {
   all(): BlobUsage[] {
     return [...this.blobs.values()];
   }
+
+  /** Stops background work: none for one process's index. */
+  close(): void {}
 
   /** Writes access times if anything changed since the last save. */
   async save(storage: StorageDriver): Promise<void> {

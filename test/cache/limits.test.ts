@@ -18,6 +18,12 @@ describe('size limits on S3', () => {
     expect(configSchema.parse({ cache: { maxAge: '30d' } }).cache.maxAge).toBe(30 * 86_400_000);
   });
 
+  test('with cluster.redis, maxSize and maxAge on S3 are taken: the replicas share one index in Redis', () => {
+    const cluster = { redis: 'redis://redis:6379' };
+    const parsed = configSchema.parse({ storage: s3, cluster, cache: { maxSize: '50GiB', maxAge: '30d' } });
+    expect(parsed.cache).toMatchObject({ maxSize: 50 * 2 ** 30, maxAge: 30 * 86_400_000 });
+  });
+
   test('none and auto (unbounded on S3) are taken; an explicit size on the filesystem too', () => {
     expect(configSchema.safeParse({ storage: s3, cache: { maxSize: 'none' } }).success).toBe(true);
     expect(configSchema.safeParse({ storage: s3 }).success).toBe(true);
