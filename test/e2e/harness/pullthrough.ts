@@ -46,6 +46,8 @@ export interface PullthroughOptions {
    * filesystem in the mirror's dir: written to the config file, and no --storage flag is passed.
    */
   storage?: Record<string, unknown>;
+  /** More top-level sections of the config file, e.g. `{ cache: { maxSize: '30MiB' }, cluster: { redis: url } }`. */
+  config?: Record<string, unknown>;
 }
 
 /**
@@ -101,18 +103,19 @@ export class Pullthrough extends LocalServer {
   }
 
   private get writesConfig(): boolean {
-    return this.options.upstreams !== undefined || this.options.storage !== undefined;
+    return this.options.upstreams !== undefined || this.options.storage !== undefined || this.options.config !== undefined;
   }
 
-  /** Only with `upstreams` or `storage`; flags (--listen, --storage, --upstream) still set the rest. */
+  /** Only with `upstreams`, `storage` or `config`; flags (--listen, --storage, --upstream) still set the rest. */
   private async writeConfig(): Promise<void> {
     if (!this.writesConfig) return;
-    const { upstreams, storage } = this.options;
+    const { upstreams, storage, config } = this.options;
     await writeFile(
       this.configFile,
       stringify({
         ...(upstreams ? { upstreams: upstreams.map(({ name, url }) => ({ name, url })) } : {}),
         ...(storage ? { storage } : {}),
+        ...config,
       }),
     );
   }
