@@ -33,7 +33,7 @@ test('gc removes the blobs no cached manifest references, keeps the image whole,
     await driver.put(paths.blob(parseDigest(digest)), bytes);
     return digest;
   };
-  const [configDigest, layerDigest, ...orphans] = await Promise.all([randomBytes(100), randomBytes(2000), randomBytes(300), randomBytes(400)].map(putBlob));
+  const [configDigest, layerDigest, ...orphans] = await Promise.all([putBlob(randomBytes(100)), putBlob(randomBytes(2000)), putBlob(randomBytes(300)), putBlob(randomBytes(400))]);
   const body = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
