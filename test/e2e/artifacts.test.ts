@@ -54,12 +54,12 @@ test('the empty-config artifact names the OCI empty descriptor', () => {
 });
 
 test.each(specs.map((s) => [s.label, s] as const))('%s: cold pull by tag, then by digest', async (_label, spec) => {
-  await expectPulled(spec, spec.tag);
+  await expectPulled(spec, spec.tag!);
   await expectPulled(spec, pushed.get(spec.label)!.digest);
 }, TIMEOUT_MS);
 
 test.each(specs.map((s) => [s.label, s] as const))('%s: pulled again with the upstream stopped', async (_label, spec) => {
   await upstream!.stop();
-  await expectPulled(spec, spec.tag);
+  await expectPulled(spec, spec.tag!);
   await expectPulled(spec, pushed.get(spec.label)!.digest);
 }, TIMEOUT_MS);

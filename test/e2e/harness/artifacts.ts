@@ -9,7 +9,8 @@ export const EMPTY_CONFIG = { mediaType: 'application/vnd.oci.empty.v1+json', by
 /** One artifact as its own tool pushes it: config and layers of its own media types. */
 export interface ArtifactSpec {
   label: string;
-  tag: string;
+  /** Absent: pushed by digest only (a referrer needs no tag). */
+  tag?: string;
   artifactType?: string;
   config: { mediaType: string; bytes: Buffer | string };
   layers: { mediaType: string; bytes: Buffer | string; annotations?: Record<string, string> }[];
@@ -68,7 +69,7 @@ export function emptyConfigArtifact(): ArtifactSpec {
 }
 
 /** Pushes the blobs, then the manifest under the spec's tag. */
-export async function pushArtifact(push: RegistryPusher, spec: ArtifactSpec, tag: string | undefined = spec.tag): Promise<PushedManifest> {
+export async function pushArtifact(push: RegistryPusher, spec: ArtifactSpec): Promise<PushedManifest> {
   const config = await push.blob(spec.config.bytes, spec.config.mediaType);
   const layers: Descriptor[] = [];
   for (const layer of spec.layers) {
@@ -76,5 +77,5 @@ export async function pushArtifact(push: RegistryPusher, spec: ArtifactSpec, tag
     layers.push(layer.annotations ? { ...pushed, annotations: layer.annotations } : pushed);
   }
   const manifest = { schemaVersion: 2, mediaType: OCI_MANIFEST, ...(spec.artifactType ? { artifactType: spec.artifactType } : {}), config, layers, ...spec.extra };
-  return push.manifest(manifest, tag);
+  return push.manifest(manifest, spec.tag);
 }
