@@ -36,7 +36,14 @@ describe('API surface', () => {
   test.each(['PUT', 'POST', 'PATCH', 'DELETE'])('%s → 405 UNSUPPORTED', async (method) => {
     const res = await fetch(`${m.url}/v2/library/alpine/manifests/latest`, { method });
     expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('GET, HEAD');
     expect(((await res.json()) as any).errors[0].code).toBe('UNSUPPORTED');
+  });
+
+  test('OPTIONS on a route lists what it allows', async () => {
+    const res = await fetch(`${m.url}/v2/library/alpine/manifests/latest`, { method: 'OPTIONS' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('allow')).toBe('HEAD, GET');
   });
 
   test('blob upload endpoints are 405 UNSUPPORTED even for GET', async () => {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Deployment } from 'kubernetes-models/apps/v1';
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service } from 'kubernetes-models/v1';
-import { matchEndpoint } from '../../src/api/endpoints.js';
+import { resolveRoute } from '../api/resolve-route.js';
 import { generateClientConfig, parseMirrorUrl, parseUpstreams } from '../../src/client-config/index.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { containersOf, kustomize, type K8sObject } from './kustomize.js';
@@ -94,13 +94,13 @@ describe.each(VARIANTS)('%s', (_name, dir) => {
     expect(config.listen).toBe(`[::]:${port.containerPort}`);
     expect(container.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'registry' });
     expect(container.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'registry' });
-    expect(matchEndpoint(container.livenessProbe.httpGet.path).kind).toBe('healthz');
-    expect(matchEndpoint(container.readinessProbe.httpGet.path).kind).toBe('readyz');
+    expect(resolveRoute(container.livenessProbe.httpGet.path).route).toBe('healthz');
+    expect(resolveRoute(container.readinessProbe.httpGet.path).route).toBe('readyz');
     // Each readiness check gives up after 5 s; the probe must wait longer than that.
     expect(container.readinessProbe.timeoutSeconds).toBeGreaterThan(5);
     const annotations = deployment.spec.template.metadata.annotations;
     expect(annotations).toEqual({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port.containerPort), 'prometheus.io/path': '/metrics' });
-    expect(matchEndpoint(annotations['prometheus.io/path']).kind).toBe('metrics');
+    expect(resolveRoute(annotations['prometheus.io/path']).route).toBe('metrics');
     const service = one(objects, 'Service');
     expect(service.spec.selector).toEqual(deployment.spec.selector.matchLabels);
     expect(service.spec.ports).toEqual([{ name: 'registry', port: port.containerPort, targetPort: 'registry', nodePort: 30500, protocol: 'TCP' }]);
