@@ -1,10 +1,12 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
+import type { ClusterLeases, Lease } from '../cluster/lease.js';
 import type { Digest } from '../oci/digest.js';
 import type { ByteRange, StorageDriver } from '../storage/driver.js';
 import { paths } from '../storage/paths.js';
 import type { Route } from '../upstream/routing.js';
 import { BlobFetch } from './blob-fetch.js';
+import { Inflight } from './inflight.js';
 import type { CacheStatus } from './status.js';
 import type { UsageIndex } from './usage-index.js';
 
@@ -25,19 +27,25 @@ export interface BlobHandle {
  * Pull-through blobs: `local` is storage, `remote` the route's upstream. Blobs are immutable and
  * shared by digest across repositories and upstreams. A miss starts one BlobFetch per digest;
  * every request for the digest while it runs, the first included, reads the bytes as they land,
- * so a cold herd costs one upstream transfer and nobody waits for anybody.
+ * so a cold herd costs one upstream transfer and nobody waits for anybody. In cluster mode a
+ * fetch starts only under the digest's lease: a replica that cannot take it waits for the
+ * holder's commit and serves the stored blob (S3 parts are not readable before completion).
  */
 export class PullThroughBlobs {
   /** The fetch a new client of a digest joins. */
   private readonly joinable = new Map<string, BlobFetch>();
   /** Every fetch not over yet, a replaced one (storage gave up on it) included. */
   private readonly running = new Set<BlobFetch>();
+  /** Cluster mode: one lease attempt per digest at a time from this replica, shared by its clients. */
+  private readonly claims = new Inflight<Lease | 'stored' | undefined>();
 
   constructor(
     private readonly local: StorageDriver,
     private readonly log: Logger,
     /** Access times and pins for eviction; absent when the cache is unbounded. */
     private readonly usage?: UsageIndex,
+    /** Cluster mode: leases across replicas (absent: this replica fetches alone). */
+    private readonly leases?: ClusterLeases,
   ) {}
 
   /** For HEAD: size from storage, from a running fetch, or from an upstream HEAD (nothing fetched). */
@@ -55,17 +63,21 @@ export class PullThroughBlobs {
    * needs the size before any byte (a Range request), so a fetch without a length is waited for.
    */
   async getBlob(route: Route, digest: Digest, options: { sized?: boolean } = {}): Promise<BlobHandle> {
-    const key = paths.blob(digest);
-    const info = await this.local.stat(key);
-    if (info) {
-      this.usage?.touch(digest.value);
-      const redirect = await this.local.directUrl(key);
-      return { size: info.size, cache: 'hit', redirect, open: (range) => this.read(digest, range), stored: Promise.resolve() };
-    }
+    const hit = await this.stored(digest);
+    if (hit) return hit;
 
     let running = this.joinable.get(digest.value);
-    const joined = running?.joinable === true;
-    if (!running || !joined) running = this.start(route, digest);
+    let joined = running?.joinable === true;
+    // A fetch of ours that storage gave up on still holds the lease: the new one starts alone.
+    if (!running && this.leases) {
+      const claim = await this.claims.run(digest.value, () => this.claim(digest)).result;
+      const committed = claim === 'stored' ? await this.stored(digest) : undefined;
+      if (committed) return committed;
+      // The clients that shared the claim: the first here starts the fetch, the others join it.
+      running = this.joinable.get(digest.value);
+      joined = running?.joinable === true;
+      if (!running || !joined) running = this.start(route, digest, typeof claim === 'object' ? claim : undefined);
+    } else if (!running || !joined) running = this.start(route, digest);
     let size = await running.ready;
     if (size === undefined && options.sized) size = await running.complete;
     return {
@@ -105,8 +117,41 @@ export class PullThroughBlobs {
     while (this.running.size > 0) await Promise.allSettled([...this.running].map((f) => f.done));
   }
 
-  /** A storage-failed fetch is replaced for new clients but finishes for its own, still counted as running. */
-  private start(route: Route, digest: Digest): BlobFetch {
+  /** The stored blob as a hit, or undefined when storage does not hold it. */
+  private async stored(digest: Digest): Promise<BlobHandle | undefined> {
+    const key = paths.blob(digest);
+    const info = await this.local.stat(key);
+    if (!info) return undefined;
+    this.usage?.touch(digest.value);
+    const redirect = await this.local.directUrl(key);
+    return { size: info.size, cache: 'hit', redirect, open: (range) => this.read(digest, range), stored: Promise.resolve() };
+  }
+
+  /**
+   * Cluster mode: the digest's lease (this replica fetches), `stored` (another replica committed
+   * it while this one waited, or just before it took the lease), or undefined (Redis failed: alone).
+   */
+  private async claim(digest: Digest): Promise<Lease | 'stored' | undefined> {
+    const claim = await this.leases!.claim('blob', digest.value);
+    if (claim.kind !== 'held') return claim.kind === 'committed' ? 'stored' : undefined;
+    try {
+      if (await this.local.stat(paths.blob(digest))) {
+        await claim.lease.release(false);
+        return 'stored';
+      }
+      // The holder died mid-transfer: its pending upload of this key is abandoned (S3 keeps it until aborted).
+      if (claim.lease.takenOver) await this.local.sweepTemps(new Date(), { key: paths.blob(digest) });
+    } catch (err) {
+      this.log.warn({ err: (err as Error).message, digest: digest.value }, 'cannot check storage after taking a blob lease; fetching');
+    }
+    return claim.lease;
+  }
+
+  /**
+   * A storage-failed fetch is replaced for new clients but finishes for its own, still counted as
+   * running. A lease (cluster mode) is released when the fetch settles: committed, or not.
+   */
+  private start(route: Route, digest: Digest, lease?: Lease): BlobFetch {
     const fetch = new BlobFetch(route, digest, this.local, this.log, (d, size) => this.usage?.add(d, size));
     this.joinable.set(digest.value, fetch);
     this.running.add(fetch);
@@ -115,6 +160,7 @@ export class PullThroughBlobs {
       if (this.joinable.get(digest.value) === fetch) this.joinable.delete(digest.value);
     };
     fetch.done.then(forget, forget);
+    if (lease) fetch.done.then(() => lease.release(true), () => lease.release(false));
     return fetch;
   }
 

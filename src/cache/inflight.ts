@@ -1,16 +1,25 @@
+import type { SingleFlight } from '../cluster/lease.js';
+
 /**
  * Coalesces concurrent work by key: while a promise for a key is pending, every caller gets that
  * same promise. The entry is dropped when it settles, so the next caller after a failure retries
- * cleanly instead of inheriting the error.
+ * cleanly instead of inheriting the error. With `across` (cluster mode) the work also runs once
+ * across replicas: the others wait for its commit and read the result from storage.
  */
 export class Inflight<T> {
   private readonly pending = new Map<string, Promise<T>>();
 
-  /** `joined` is true when the caller got someone else's pending work. */
-  run(key: string, work: () => Promise<T>): { result: Promise<T>; joined: boolean } {
+  constructor(private readonly across?: SingleFlight) {}
+
+  /**
+   * `joined` is true when the caller got someone else's pending work (in this process).
+   * `fromStorage` (cluster mode): the result another replica committed, if storage holds it.
+   */
+  run(key: string, work: () => Promise<T>, fromStorage?: () => Promise<{ value: T } | undefined>): { result: Promise<T>; joined: boolean } {
     const existing = this.pending.get(key);
     if (existing) return { result: existing, joined: true };
-    const result = work().finally(() => this.pending.delete(key));
+    const once = this.across && fromStorage ? this.across.run(key, work, fromStorage) : work();
+    const result = once.finally(() => this.pending.delete(key));
     this.pending.set(key, result);
     return { result, joined: false };
   }

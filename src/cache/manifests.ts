@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { ClusterLeases } from '../cluster/lease.js';
 import { parseDigest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import type { Reference } from '../oci/reference.js';
@@ -6,6 +7,7 @@ import { StorageError } from '../storage/driver.js';
 import { UpstreamError } from '../upstream/errors.js';
 import type { Route } from '../upstream/routing.js';
 import { Inflight } from './inflight.js';
+import { fetchedBy, revalidatedBy } from '../cluster/manifest-flight.js';
 import { ManifestStore, type StoredManifest, type TagRecord } from './manifest-store.js';
 import { NotFoundCache } from './not-found.js';
 import type { CacheStatus } from './status.js';
@@ -31,8 +33,8 @@ export interface ManifestStat {
  * answering; if the upstream fails, the stale tag is served.
  */
 export class PullThroughManifests {
-  private readonly fetches = new Inflight<StoredManifest>();
-  private readonly revalidations = new Inflight<TagRecord | undefined>();
+  private readonly fetches: Inflight<StoredManifest>;
+  private readonly revalidations: Inflight<TagRecord | undefined>;
   private readonly notFound: NotFoundCache;
 
   constructor(
@@ -41,8 +43,12 @@ export class PullThroughManifests {
     /** Access times for eviction; absent when the cache is unbounded. */
     private readonly usage?: UsageIndex,
     private readonly now: () => number = Date.now,
+    /** Cluster mode: fetches and revalidations run once across replicas (src/cluster/manifest-flight.ts). */
+    cluster?: ClusterLeases,
   ) {
     this.notFound = new NotFoundCache(now);
+    this.fetches = new Inflight(cluster?.flight('manifest'));
+    this.revalidations = new Inflight(cluster?.flight('tag'));
   }
 
   async getManifest(route: Route, reference: Reference): Promise<ManifestResult> {
@@ -106,7 +112,7 @@ export class PullThroughManifests {
       return { tag: record, cache: 'stale' };
     }
     try {
-      const { result, joined } = this.revalidations.run(`${upstream.name}/${name}:${tag}`, () => this.revalidate(route, tag, record));
+      const { result, joined } = this.revalidations.run(`${upstream.name}/${name}:${tag}`, () => this.revalidate(route, tag, record), () => revalidatedBy(this.local, route, tag, record));
       const confirmed = await result;
       return confirmed ? { tag: confirmed, cache: joined ? 'coalesced' : 'revalidated' } : undefined;
     } catch (err) {
@@ -127,7 +133,7 @@ export class PullThroughManifests {
       if (confirmed) return confirmed;
       await this.fetch(route, tag);
       return undefined;
-    });
+    }, () => revalidatedBy(this.local, route, tag, record));
     if (joined) return;
     result.catch((err: unknown) => {
       if (err instanceof RegistryError && err.code === 'MANIFEST_UNKNOWN') {
@@ -178,7 +184,7 @@ export class PullThroughManifests {
         }
       });
       return remote;
-    });
+    }, () => fetchedBy(this.local, route, ref));
     return { manifest: await result, cache: joined ? 'coalesced' : 'miss' };
   }
 

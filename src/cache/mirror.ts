@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { ClusterLeases } from '../cluster/lease.js';
 import type { ClusterRedis } from '../cluster/redis.js';
 import { ClusterUsageIndex } from '../cluster/usage.js';
 import type { Config } from '../config.js';
@@ -59,8 +60,10 @@ export class MirrorCache {
     this.evictor = parts.evictor;
     this.limits = parts.limits;
     this.limitsDescription = parts.limitsDescription ?? 'unbounded';
-    this.manifests = new PullThroughManifests(parts.store, parts.log, parts.usage, parts.now);
-    this.blobs = new PullThroughBlobs(parts.storage, parts.log, parts.usage);
+    // Cluster mode: blob and manifest fetches and tag revalidations run once across replicas.
+    const leases = parts.cluster ? new ClusterLeases(parts.cluster, parts.log) : undefined;
+    this.manifests = new PullThroughManifests(parts.store, parts.log, parts.usage, parts.now, leases);
+    this.blobs = new PullThroughBlobs(parts.storage, parts.log, parts.usage, leases);
     this.tags = new PullThroughTags(parts.store, parts.log);
     this.referrers = new PullThroughReferrers(parts.storage, this.manifests, parts.log, parts.now);
     this.catalog = new Catalog(parts.storage, parts.router);

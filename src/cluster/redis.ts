@@ -38,7 +38,8 @@ export class ClusterRedis {
   constructor(
     settings: RedisSettings,
     private readonly log: Logger,
-    private readonly metrics: Metrics,
+    /** The server's metrics: the cluster's counters are kept there. */
+    readonly metrics: Metrics,
   ) {
     this.prefix = settings.keyPrefix;
     this.leaseTime = settings.leaseTime;
@@ -79,6 +80,8 @@ export class ClusterRedis {
 
   async close(): Promise<void> {
     this.closed = true;
+    this.available = false;
+    this.lastError = 'closed';
     this.subscriberClient?.disconnect();
     this.client.disconnect();
   }

@@ -103,9 +103,11 @@ export interface StorageDriver {
   /**
    * Removes temps abandoned before `olderThan` (a crashed writer's temp file, an incomplete S3
    * multipart upload). Temps of live writers are younger than any sane cutoff. Returns how many.
-   * With `dryRun`, removes nothing and returns how many it would remove (`gc --dry-run`).
+   * With `dryRun`, removes nothing and returns how many it would remove (`gc --dry-run`). With
+   * `key`, only that key's temps (a replica taking over a dead one's fetch); the filesystem's temps
+   * carry no key, so it removes none then (they go at the next start's sweep).
    */
-  sweepTemps(olderThan: Date, options?: { dryRun?: boolean }): Promise<number>;
+  sweepTemps(olderThan: Date, options?: { dryRun?: boolean; key?: string }): Promise<number>;
   /**
    * A URL clients may GET the object from directly (S3 presigned, when configured), or undefined:
    * the mirror then serves the bytes itself.

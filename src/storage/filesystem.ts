@@ -181,8 +181,9 @@ export class FilesystemDriver implements StorageDriver {
     return { freeBytes: s.bavail * s.bsize, totalBytes: s.blocks * s.bsize };
   }
 
-  async sweepTemps(olderThan: Date, options: { dryRun?: boolean } = {}): Promise<number> {
+  async sweepTemps(olderThan: Date, options: { dryRun?: boolean; key?: string } = {}): Promise<number> {
     let removed = 0;
+    if (options.key !== undefined) return removed;
     for (const name of await readdir(this.tmp).catch(() => [] as string[])) {
       const file = join(this.tmp, name);
       const s = await stat(file).catch(() => undefined);

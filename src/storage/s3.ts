@@ -208,15 +208,18 @@ export class S3Driver implements StorageDriver {
   }
 
   /** Aborts multipart uploads started before the cutoff: a crashed or killed writer's parts. */
-  async sweepTemps(olderThan: Date, options: { dryRun?: boolean } = {}): Promise<number> {
+  async sweepTemps(olderThan: Date, options: { dryRun?: boolean; key?: string } = {}): Promise<number> {
     const Bucket = this.config.bucket;
     const abortLimit = pLimit(SWEEP_CONCURRENCY);
     let removed = 0;
     await call(async () => {
       let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
       for (;;) {
-        const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket, Prefix: this.keyPrefix || undefined, ...markers }));
-        const stale = (page.Uploads ?? []).filter((u) => u.Key && u.UploadId && u.Initiated && u.Initiated < olderThan);
+        const Prefix = options.key !== undefined ? this.objectKey(options.key) : this.keyPrefix || undefined;
+        const page = await this.client.send(new ListMultipartUploadsCommand({ Bucket, Prefix, ...markers }));
+        const stale = (page.Uploads ?? []).filter(
+          (u) => u.Key && u.UploadId && u.Initiated && u.Initiated < olderThan && (options.key === undefined || u.Key === Prefix),
+        );
         // A page's aborts side by side: one at a time, 1,005 stale uploads took 16.7 s on RGW.
         if (!options.dryRun) {
           await Promise.all(stale.map((u) => abortLimit(() => this.client.send(new AbortMultipartUploadCommand({ Bucket, Key: u.Key, UploadId: u.UploadId })))));
