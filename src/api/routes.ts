@@ -15,11 +15,12 @@ import type { RequestState } from './context.js';
 import { serveReadiness } from './health.js';
 import { listCatalog, listTags } from './listings.js';
 import { serveManifest } from './manifests.js';
+import { serveReferrers } from './referrers.js';
 import { serveMetrics } from './metrics.js';
 import { serveStatus, serveStatusPage } from './status.js';
 
 /** Endpoint families: the `route` label of metrics and request lines, never the raw path. */
-export type RouteName = 'base' | 'catalog' | 'manifest' | 'blob' | 'tags' | 'upload' | 'healthz' | 'readyz' | 'metrics' | 'status-page' | 'status';
+export type RouteName = 'base' | 'catalog' | 'manifest' | 'blob' | 'tags' | 'referrers' | 'upload' | 'healthz' | 'readyz' | 'metrics' | 'status-page' | 'status';
 
 /** What the routes need besides the cache. */
 export interface RouteDeps {
@@ -73,6 +74,7 @@ export function createRegistryRouter(mirror: MirrorCache, deps: RouteDeps): Rout
   });
   registry('blob', '/v2/*name/blobs/:digest', (ctx) => serveBlob(ctx, mirror, ctx.params.name!, ctx.params.digest!));
   registry('tags', '/v2/*name/tags/list', (ctx) => listTags(ctx, mirror, ctx.params.name!));
+  registry('referrers', '/v2/*name/referrers/:digest', (ctx) => serveReferrers(ctx, mirror, ctx.params.name!, ctx.params.digest!));
   // Probes carry no credentials; everything else (/metrics too) needs them when `auth` is configured.
   read('healthz', '/healthz', serveLiveness, []);
   read('readyz', '/readyz', (ctx) => serveReadiness(ctx, deps.readiness), []);

@@ -1,3 +1,4 @@
+import { request } from 'undici';
 import { parseDigest } from '../../src/oci/digest.js';
 import { HubMediaType, type FakeHub } from '../fixtures/fake-hub.js';
 import { json, startMirror, type MirrorUnderTest, type MirrorOptions } from './mirror-harness.js';
@@ -87,7 +88,7 @@ describe('referrers (OCI 1.1) through the mirror', () => {
     const sbom = addReferrer(m.hub, image, SBOM);
     // The referrer pulls through like any manifest by digest (and is then there with the upstream down).
     const sbomManifest = await m.get(`/v2/${REPO}/manifests/${sbom}`);
-    expect(json(sbomManifest.body).subject.digest).toBe(image.digest);
+    expect((json(sbomManifest.body) as { subject: { digest: string } }).subject.digest).toBe(image.digest);
     const descriptor = { mediaType: HubMediaType.ociManifest, digest: sbom, size: sbomManifest.body.length, artifactType: SBOM };
     const tag = `sha256-${parseDigest(image.digest).hex}`;
     m.hub.addManifest(REPO, { schemaVersion: 2, mediaType: HubMediaType.ociIndex, manifests: [descriptor] }, HubMediaType.ociIndex, tag);
@@ -105,6 +106,23 @@ describe('referrers (OCI 1.1) through the mirror', () => {
     const byDigest = await m.get(`/v2/${REPO}/manifests/${sbom}`);
     expect(byDigest.status).toBe(200);
     expect(byDigest.headers['docker-content-digest']).toBe(sbom);
+  });
+
+  test('GET /v2/<name>/referrers/<digest>: an OCI index, OCI-Filters-Applied when filtered, 400 for a bad digest, 405 for writes', async () => {
+    await start({ hub: { referrers: true } });
+    const image = m.hub.addImage(REPO, '1');
+    const sbom = addReferrer(m.hub, image, SBOM);
+    const all = await m.get(`/v2/app/referrers/${image.digest}`);
+    expect([all.status, all.headers['content-type'], all.headers['oci-filters-applied']]).toEqual([200, HubMediaType.ociIndex, undefined]);
+    expect(json(all.body)).toMatchObject({ schemaVersion: 2, mediaType: HubMediaType.ociIndex, manifests: [{ digest: sbom, artifactType: SBOM }] });
+    const filtered = await m.get(`/v2/${REPO}/referrers/${image.digest}?artifactType=${encodeURIComponent(SIGNATURE)}`);
+    expect([filtered.status, filtered.headers['oci-filters-applied'], (json(filtered.body) as { manifests: unknown[] }).manifests]).toEqual([200, 'artifactType', []]);
+    const bad = await m.get(`/v2/${REPO}/referrers/sha256:nothex`);
+    expect([bad.status, (json(bad.body) as { errors: { code: string }[] }).errors[0]?.code]).toEqual([400, 'DIGEST_INVALID']);
+    const write = await request(`${m.url}/v2/${REPO}/referrers/${image.digest}`, { method: 'PUT', body: '{}' });
+    await write.body.dump();
+    expect(write.statusCode).toBe(405);
+    expect(m.hub.count({ kind: 'referrers', status: 200 })).toBe(1);
   });
 
   test('upstream down with nothing cached: the upstream error, not an empty list', async () => {

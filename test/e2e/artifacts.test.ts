@@ -36,7 +36,7 @@ async function expectPulled(spec: ArtifactSpec, reference: string): Promise<void
   try {
     got = await pullVerified(mirror!.url, REPOSITORY, reference, want.mediaType, want.blobs);
   } catch (err) {
-    throw new Error(`${spec.label}: ${(err as Error).message}\n--- pullthrough log ---\n${await mirror!.logTail()}`);
+    throw new Error(`${spec.label}: ${(err as Error).message}\n--- pullthrough log ---\n${await mirror!.logTail()}`, { cause: err });
   }
   expect([spec.label, got.contentType]).toEqual([spec.label, want.mediaType]);
   expect(got.contentDigest).toBe(want.digest);
