@@ -13,7 +13,8 @@ const PIN_REFRESH_MS = REMOTE_PIN_MS / 3;
  *   usage:access  zset    digest, scored by last access (epoch ms)
  *   usage:total   string  the sum of usage:size, kept by the same scripts that change the hash
  *   usage:epoch   string  names this Redis lifetime: a replica seeds each new one with its view
- *   usage:inuse   zset    digest, scored by when the last replica reading it stops protecting it
+ *   usage:inuse   zset    digest@replica, scored by when that replica's mark lapses (it refreshes
+ *                         the mark while reading and removes it when done; a dead replica's lapses)
  *   usage:lease   string  the evicting replica's token (SET NX PX leaseTime, extended while its round runs)
  * Lua keeps size, total and access in step under concurrent adds and removes from any replica.
  */
@@ -53,6 +54,8 @@ export class ClusterUsageIndex extends UsageIndex {
   /** Digests other replicas are reading → until when (epoch ms), as of the round's start. */
   private remotePins = new Map<string, number>();
   private readonly pinned = new Map<string, number>();
+  /** Names this replica's in-use marks. */
+  private readonly replica = randomUUID();
   /** The Redis lifetime this replica's view went into (usage:epoch); a new one gets it again. */
   private epoch: string | undefined;
   private readonly pinTimer: NodeJS.Timeout;
@@ -94,16 +97,16 @@ export class ClusterUsageIndex extends UsageIndex {
   override pin(digest: string): () => void {
     const release = super.pin(digest);
     this.pinned.set(digest, (this.pinned.get(digest) ?? 0) + 1);
-    this.send('pin', (c) => c.zadd(this.keys.inuse, 'GT', this.now() + REMOTE_PIN_MS, digest));
+    this.send('pin', (c) => c.zadd(this.keys.inuse, 'GT', this.now() + REMOTE_PIN_MS, this.mark(digest)));
     let released = false;
     return () => {
       if (released) return;
       released = true;
       release();
       const n = (this.pinned.get(digest) ?? 1) - 1;
-      if (n > 0) this.pinned.set(digest, n);
-      else this.pinned.delete(digest);
-      // Nothing to undo in Redis: the mark lapses within REMOTE_PIN_MS, and another replica may share it.
+      if (n > 0) return void this.pinned.set(digest, n);
+      this.pinned.delete(digest);
+      this.send('pin', (c) => c.zrem(this.keys.inuse, this.mark(digest)));
     };
   }
 
@@ -198,7 +201,10 @@ export class ClusterUsageIndex extends UsageIndex {
     }
     this.sharedTotal = undefined;
     this.remotePins = new Map();
-    for (let i = 0; i < inuse.length; i += 2) this.remotePins.set(inuse[i]!, Number(inuse[i + 1]));
+    for (let i = 0; i < inuse.length; i += 2) {
+      const digest = inuse[i]!.slice(0, inuse[i]!.lastIndexOf('@'));
+      this.remotePins.set(digest, Math.max(this.remotePins.get(digest) ?? 0, Number(inuse[i + 1])));
+    }
   }
 
   /** Writes this replica's whole view to Redis (each entry through the script, so concurrent seeds add up right). */
@@ -214,8 +220,12 @@ export class ClusterUsageIndex extends UsageIndex {
   private refreshPins(): void {
     if (this.pinned.size === 0) return;
     const until = this.now() + REMOTE_PIN_MS;
-    const members = [...this.pinned.keys()].flatMap((d) => [String(until), d]);
+    const members = [...this.pinned.keys()].flatMap((d) => [String(until), this.mark(d)]);
     this.send('pin', (c) => c.zadd(this.keys.inuse, 'GT', ...members));
+  }
+
+  private mark(digest: string): string {
+    return `${digest}@${this.replica}`;
   }
 
   /** A write that no pull waits for: a failure is counted (the replica goes on alone), never thrown. */

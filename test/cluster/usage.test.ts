@@ -108,15 +108,21 @@ test('one replica evicts at a time: the other’s round does not run while the l
   expect(await b.exclusive(async () => 'b')).toBe('b');
 });
 
-test('a blob another replica is reading counts as in use in this replica’s round until its mark lapses', async () => {
+test('a blob another replica is reading counts as in use in this replica’s round: until it is done, or its mark lapses', async () => {
   const [a, b] = [await replica(), await replica()];
+  const pinnedForB = () => b.exclusive(async () => [b.isPinned(digest(7)), b.isPinned(digest(8))]);
   a.add(digest(7), 10);
-  const release = a.pin(digest(7));
-  release();
+  a.add(digest(8), 10);
+  const release7 = a.pin(digest(7));
+  a.pin(digest(8)); // never released: a replica that died mid-read
   await flushed(a);
-  expect(await b.exclusive(async () => b.isPinned(digest(7)))).toBe(true);
+  expect(await pinnedForB()).toEqual([true, true]);
+  release7();
+  await flushed(a);
+  expect(await pinnedForB()).toEqual([false, true]);
+  a.close(); // no more refreshes
   clock += REMOTE_PIN_MS + 1;
-  expect(await b.exclusive(async () => b.isPinned(digest(7)))).toBe(false);
+  expect(await pinnedForB()).toEqual([false, false]);
 });
 
 test('Redis down: operations go on alone and count fallbacks; Redis back empty: the replicas seed it with their views', async () => {
