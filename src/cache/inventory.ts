@@ -1,6 +1,6 @@
 import { parseDigest, type Digest } from '../oci/digest.js';
 import type { StorageDriver } from '../storage/driver.js';
-import { MANIFESTS_DIR, REPOSITORIES_ROOT, TAGS_DIR, paths } from '../storage/paths.js';
+import { MANIFESTS_DIR, REPOSITORIES_ROOT, TAGS_DIR, paths, upstreamOfFolder } from '../storage/paths.js';
 
 export interface CachedRepository {
   upstream: string;
@@ -20,7 +20,7 @@ export async function listRepositories(storage: StorageDriver): Promise<CachedRe
       if (!child.startsWith('_')) await walk(upstream, `${key}/${child}`, name ? `${name}/${child}` : child);
     }
   };
-  for (const upstream of await storage.list(REPOSITORIES_ROOT)) await walk(upstream, paths.upstreamRoot(upstream), '');
+  for (const folder of await storage.list(REPOSITORIES_ROOT)) await walk(upstreamOfFolder(folder), `${REPOSITORIES_ROOT}/${folder}`, '');
   return found;
 }
 

@@ -136,7 +136,7 @@ export class PullThroughManifests {
     }, () => revalidatedBy(this.local, route, tag, record));
     if (joined) return;
     result.catch((err: unknown) => {
-      if (err instanceof RegistryError && err.code === 'MANIFEST_UNKNOWN') {
+      if (isNotFound(err)) {
         this.log.info({ upstream: upstream.name, repository: name, tag }, 'tag gone upstream; forgotten');
       } else if (err instanceof UpstreamError) {
         if (!err.heldBack) this.log.warn({ upstream: upstream.name, repository: name, tag, err: err.message }, 'upstream failed; serving stale tag');
@@ -216,7 +216,10 @@ export class PullThroughManifests {
   }
 }
 
-/** The upstream's own 404 for a manifest (not an outage, which is an UpstreamError). */
+/**
+ * The upstream's own "not there" for a manifest: a 404, or Docker Hub's 401 insufficient_scope
+ * for a repository that does not exist or is private (NAME_UNKNOWN). Not an outage, which is an UpstreamError.
+ */
 function isNotFound(err: unknown): err is RegistryError {
-  return err instanceof RegistryError && err.code === 'MANIFEST_UNKNOWN';
+  return err instanceof RegistryError && (err.code === 'MANIFEST_UNKNOWN' || err.code === 'NAME_UNKNOWN');
 }

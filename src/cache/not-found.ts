@@ -5,7 +5,8 @@ import type { RegistryError } from '../oci/errors.js';
 const MAX_ENTRIES = 10_000;
 
 /**
- * Upstream 404s for manifests, remembered for the upstream's notFoundTTL, so a CI loop retrying a
+ * Upstream 404s for manifests (MANIFEST_UNKNOWN, and NAME_UNKNOWN for a repository the upstream
+ * does not have or will not grant), remembered for the upstream's notFoundTTL, so a CI loop retrying a
  * missing tag costs the upstream (and Docker Hub's rate limit) one request per TTL. The error is
  * kept as it was answered, so the cached 404 is the same answer.
  */

@@ -14,15 +14,16 @@ export function validateName(name: string): string {
   return name;
 }
 
-export function validateTag(tag: string): string {
-  if (!TAG.test(tag)) throw new RegistryError('TAG_INVALID', 'invalid tag', {}, { tag: tag.slice(0, 128) });
-  return tag;
-}
-
 /** A manifest reference: a tag or a digest. */
 export type Reference = { kind: 'tag'; tag: string } | { kind: 'digest'; digest: Digest };
 
+/**
+ * A tag that breaks the grammar names nothing that can exist: 404 MANIFEST_UNKNOWN, as distribution
+ * answers (its tag lookup finds nothing), not a 400. A digest of another algorithm likewise; a
+ * malformed digest stays 400 DIGEST_INVALID.
+ */
 export function parseReference(reference: string): Reference {
-  if (reference.includes(':')) return { kind: 'digest', digest: parseDigest(reference) };
-  return { kind: 'tag', tag: validateTag(reference) };
+  if (reference.includes(':')) return { kind: 'digest', digest: parseDigest(reference, 'MANIFEST_UNKNOWN') };
+  if (!TAG.test(reference)) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown: not a valid tag', {}, { tag: reference.slice(0, 128) });
+  return { kind: 'tag', tag: reference };
 }

@@ -5,12 +5,23 @@ import { BLOBS_ROOT } from './paths.js';
 
 const SEGMENT = /^[A-Za-z0-9._-]+$/;
 
+/**
+ * A key outside the layout's grammar: a bug in the code that built it, not a storage outage, so it
+ * is not a StorageError (those are 503 "storage unavailable" and count against the disk's health).
+ */
+export class StorageKeyError extends Error {
+  constructor(key: string) {
+    super(`invalid key: ${JSON.stringify(key)}`);
+    this.name = 'StorageKeyError';
+  }
+}
+
 /** Rejects keys that could leave the driver's namespace; every caller's key passes through here. */
 export function validateKey(key: string, allowEmpty = false): string {
   if (key === '' && allowEmpty) return key;
   const segments = key.split('/');
   for (const s of segments) {
-    if (!SEGMENT.test(s) || s === '.' || s === '..') throw new StorageError('storage', 'key', `invalid key: ${JSON.stringify(key)}`);
+    if (!SEGMENT.test(s) || s === '.' || s === '..') throw new StorageKeyError(key);
   }
   return key;
 }
@@ -28,8 +39,8 @@ export function withDriverBase(driver: StorageDriver, metrics?: Metrics): Storag
     try {
       return await fn();
     } catch (err) {
-      failed = !(err instanceof NotFoundError);
-      if (err instanceof NotFoundError || err instanceof StorageError) throw err;
+      failed = !(err instanceof NotFoundError || err instanceof StorageKeyError);
+      if (err instanceof NotFoundError || err instanceof StorageError || err instanceof StorageKeyError) throw err;
       throw new StorageError(driver.name, operation, err);
     } finally {
       metrics?.observeStorage(driver.name, operation, (performance.now() - started) / 1000, failed);

@@ -10,7 +10,9 @@ import type { Digest } from '../oci/digest.js';
  *   _state/usage.json                                            {"sha256:…": last access, epoch s}: eviction's LRU order
  *
  * `_manifests` and `_tags` start with an underscore, which no repository path component can
- * (OCI name grammar), so a walk of `repositories/` can tell names from metadata.
+ * (OCI name grammar), so a walk of `repositories/` can tell names from metadata. <upstream> is
+ * the upstream's name with a port's `:` as `_` (upstreamFolder): `registry.local:5000` is
+ * `repositories/registry.local_5000/…`.
  */
 export const BLOBS_ROOT = 'blobs';
 export const REPOSITORIES_ROOT = 'repositories';
@@ -19,14 +21,27 @@ export const TAGS_DIR = '_tags';
 export const REFERRERS_DIR = '_referrers';
 export const USAGE_STATE = '_state/usage.json';
 
+/**
+ * An upstream's folder: its name (a host, with an optional `:port`) with the `:` as `_`. Keys allow
+ * no `:` (S3 and Windows filesystems mind it); `_` is never in a host name, so the folder maps back
+ * to one name only, and names without a port (every cache written before) keep their folder.
+ */
+export function upstreamFolder(upstream: string): string {
+  return upstream.replace(':', '_');
+}
+
+/** The upstream name a folder under `repositories/` stands for (the inverse of upstreamFolder). */
+export function upstreamOfFolder(folder: string): string {
+  return folder.replace('_', ':');
+}
+
 export const paths = {
   blob: (digest: Digest) => `${BLOBS_ROOT}/${digest.algorithm}/${digest.hex.slice(0, 2)}/${digest.hex}`,
-  repository: (upstream: string, name: string) => `${REPOSITORIES_ROOT}/${upstream}/${name}`,
+  repository: (upstream: string, name: string) => `${REPOSITORIES_ROOT}/${upstreamFolder(upstream)}/${name}`,
   manifestLink: (upstream: string, name: string, digest: Digest) =>
-    `${REPOSITORIES_ROOT}/${upstream}/${name}/${MANIFESTS_DIR}/${digest.algorithm}/${digest.hex}`,
-  tags: (upstream: string, name: string) => `${REPOSITORIES_ROOT}/${upstream}/${name}/${TAGS_DIR}`,
-  tag: (upstream: string, name: string, tag: string) => `${REPOSITORIES_ROOT}/${upstream}/${name}/${TAGS_DIR}/${tag}`,
+    `${REPOSITORIES_ROOT}/${upstreamFolder(upstream)}/${name}/${MANIFESTS_DIR}/${digest.algorithm}/${digest.hex}`,
+  tags: (upstream: string, name: string) => `${REPOSITORIES_ROOT}/${upstreamFolder(upstream)}/${name}/${TAGS_DIR}`,
+  tag: (upstream: string, name: string, tag: string) => `${REPOSITORIES_ROOT}/${upstreamFolder(upstream)}/${name}/${TAGS_DIR}/${tag}`,
   referrers: (upstream: string, name: string, subject: Digest) =>
-    `${REPOSITORIES_ROOT}/${upstream}/${name}/${REFERRERS_DIR}/${subject.algorithm}/${subject.hex}`,
-  upstreamRoot: (upstream: string) => `${REPOSITORIES_ROOT}/${upstream}`,
+    `${REPOSITORIES_ROOT}/${upstreamFolder(upstream)}/${name}/${REFERRERS_DIR}/${subject.algorithm}/${subject.hex}`,
 };

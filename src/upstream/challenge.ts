@@ -4,6 +4,8 @@ export interface Challenge {
   realm?: string;
   service?: string;
   scope?: string;
+  /** RFC 6750's `error`: `invalid_token` (expired, unknown) or `insufficient_scope` (no access to this repository). */
+  error?: string;
 }
 
 export function parseChallenge(header: string | string[] | undefined): Challenge | undefined {
@@ -14,5 +16,5 @@ export function parseChallenge(header: string | string[] | undefined): Challenge
   if (scheme !== 'bearer' && scheme !== 'basic') return undefined;
   const params: Record<string, string> = {};
   for (const p of m[2]!.matchAll(/(\w+)\s*=\s*(?:"([^"]*)"|([^,\s]*))/g)) params[p[1]!.toLowerCase()] = p[2] ?? p[3] ?? '';
-  return { scheme, realm: params.realm, service: params.service, scope: params.scope };
+  return { scheme, realm: params.realm, service: params.service, scope: params.scope, error: params.error };
 }

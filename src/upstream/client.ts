@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { Transform, pipeline, type Readable } from 'node:stream';
 import { request, type Dispatcher } from 'undici';
+import { z } from 'zod';
 import type { UpstreamConfig } from '../config.js';
 import type { Metrics, UpstreamKind } from '../observability/metrics.js';
 import { noteUpstreamStatus } from '../observability/request-context.js';
@@ -10,6 +11,7 @@ import { H } from '../oci/headers.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MediaType, manifestMediaType } from '../oci/media-types.js';
 import { parseChallenge, type Challenge } from './challenge.js';
 import { BODY_BUFFER_BYTES, upstreamDispatcher } from './dispatcher.js';
+import { readErrorBody, type UpstreamAnswer } from './error-body.js';
 import { UpstreamError } from './errors.js';
 import { UpstreamHealth, type HealthChange, type Ticket } from './health.js';
 import { readRateLimit, retryAfterSeconds, type RateLimit } from './rate-limit.js';
@@ -110,7 +112,7 @@ export class UpstreamClient {
 
   private async fetchManifest(repository: string, reference: string, signal?: AbortSignal): Promise<UpstreamManifest> {
     const res = await this.send(repository, `manifests/${reference}`, { method: 'GET', kind: 'manifest', headers: { accept: MANIFEST_ACCEPT }, signal });
-    await this.expectOk(res, `manifest ${repository}:${reference}`, () => manifestUnknown(repository, reference));
+    await this.expectOk(res, repository, `manifest ${repository}:${reference}`, (said) => manifestUnknown(repository, reference, said));
     const declared = Number(res.headers['content-length']);
     if (declared > MAX_MANIFEST_BYTES) {
       res.body.destroy();
@@ -122,6 +124,8 @@ export class UpstreamClient {
       if (err instanceof RegistryError) throw err;
       throw UpstreamError.unreachable(this.name, `manifest ${repository}:${reference}`, err);
     });
+    const shapeError = manifestShapeError(body);
+    if (shapeError) throw UpstreamError.protocol(this.name, `manifest ${repository}:${reference} ${shapeError}`);
     const digest = sha256(body);
     const claimed = header(res.headers, H.contentDigest);
     if (claimed && claimed !== digest) {
@@ -133,7 +137,7 @@ export class UpstreamClient {
   /** `fallback`: the caller has a cached copy to serve if the upstream is down (a revalidation). */
   async headManifest(repository: string, reference: string, fallback = false): Promise<UpstreamManifestHead> {
     const res = await this.send(repository, `manifests/${reference}`, { method: 'HEAD', kind: 'manifest', headers: { accept: MANIFEST_ACCEPT }, fallback });
-    await this.expectOk(res, `manifest ${repository}:${reference}`, () => manifestUnknown(repository, reference));
+    await this.expectOk(res, repository, `manifest ${repository}:${reference}`, (said) => manifestUnknown(repository, reference, said));
     await res.body.dump();
     return {
       digest: header(res.headers, H.contentDigest),
@@ -145,7 +149,7 @@ export class UpstreamClient {
   /** The blob's size from a HEAD; no bytes move. */
   async headBlob(repository: string, digest: string): Promise<number> {
     const res = await this.send(repository, `blobs/${digest}`, { method: 'HEAD', kind: 'blob' });
-    await this.expectOk(res, `blob ${digest}`, () => blobUnknown(digest));
+    await this.expectOk(res, repository, `blob ${digest}`, (said) => blobUnknown(repository, digest, said));
     await res.body.dump();
     return Number(res.headers['content-length'] ?? 0);
   }
@@ -156,7 +160,7 @@ export class UpstreamClient {
     let res: Dispatcher.ResponseData;
     try {
       res = await this.send(repository, `blobs/${digest}`, { method: 'GET', kind: 'blob', signal });
-      await this.expectOk(res, `blob ${digest}`, () => blobUnknown(digest));
+      await this.expectOk(res, repository, `blob ${digest}`, (said) => blobUnknown(repository, digest, said));
     } catch (err) {
       fetched?.();
       throw err;
@@ -179,7 +183,7 @@ export class UpstreamClient {
       await res.body.dump().catch(() => undefined);
       return undefined;
     }
-    await this.expectOk(res, what, () => manifestUnknown(repository, digest));
+    await this.expectOk(res, repository, what, (said) => manifestUnknown(repository, digest, said));
     return readLimited(res.body, MAX_MANIFEST_BYTES, () => UpstreamError.protocol(this.name, `${what} is over the ${MAX_MANIFEST_BYTES}-byte limit`)).catch((err: unknown) => {
       if (err instanceof RegistryError) throw err;
       throw UpstreamError.unreachable(this.name, what, err);
@@ -193,10 +197,17 @@ export class UpstreamClient {
     if (last !== undefined) query.set('last', last);
     const qs = query.size > 0 ? `?${query}` : '';
     const res = await this.send(repository, `tags/list${qs}`, { method: 'GET', kind: 'tags', fallback });
-    await this.expectOk(res, `tags of ${repository}`, () => new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', {}, { name: repository }));
-    const body = (await res.body.json().catch(() => ({}))) as { tags?: unknown };
-    const tags = Array.isArray(body.tags) ? body.tags.filter((t): t is string => typeof t === 'string') : [];
-    return { tags, more: /rel="?next"?/.test(header(res.headers, H.link.toLowerCase()) ?? '') };
+    await this.expectOk(res, repository, `tags of ${repository}`, (said) => notFound('NAME_UNKNOWN', 'repository name not known to registry', said, { name: repository }));
+    const text = await readLimited(res.body, MAX_MANIFEST_BYTES, () => UpstreamError.protocol(this.name, `tags of ${repository}: over the ${MAX_MANIFEST_BYTES}-byte limit`)).catch(
+      (err: unknown) => {
+        if (err instanceof RegistryError) throw err;
+        throw UpstreamError.unreachable(this.name, `tags of ${repository}`, err);
+      },
+    );
+    const parsed = tagList.safeParse(parseJson(text));
+    // Not an empty list: the caller then lists the tags it has cached, as for any upstream failure.
+    if (!parsed.success) throw UpstreamError.protocol(this.name, `tags of ${repository}: not a tag list (${issueText(parsed.error)})`);
+    return { tags: parsed.data.tags ?? [], more: /rel="?next"?/.test(header(res.headers, H.link.toLowerCase()) ?? '') };
   }
 
   /**
@@ -250,11 +261,21 @@ export class UpstreamClient {
     await this.dispatcher.close();
   }
 
-  private async expectOk(res: Dispatcher.ResponseData, what: string, notFound: () => RegistryError): Promise<void> {
+  /**
+   * A 200, or the upstream's refusal as our error, with what its body said. A 404 is the caller's
+   * "unknown" error. A 401 `insufficient_scope` after a fresh token is Docker Hub saying the
+   * repository does not exist or is private and not granted to us: 404 NAME_UNKNOWN, as
+   * distribution's proxy answers it, never an outage.
+   */
+  private async expectOk(res: Dispatcher.ResponseData, repository: string, what: string, unknown: (said: UpstreamAnswer) => RegistryError): Promise<void> {
     if (res.statusCode === 200) return;
-    await res.body.dump().catch(() => undefined);
-    if (res.statusCode === 404) throw notFound();
-    throw UpstreamError.status(this.name, what, res.statusCode, res.headers);
+    const said = await readErrorBody(res.body);
+    if (res.statusCode === 404) throw unknown(said);
+    if (res.statusCode === 401 && parseChallenge(res.headers['www-authenticate'])?.error === 'insufficient_scope') {
+      const message = `repository ${repository} not found upstream ${this.name}, or it is private and the mirror's credentials do not grant pull on it: ${said.message ?? 'insufficient_scope'}`;
+      throw new RegistryError('NAME_UNKNOWN', message, {}, { name: repository });
+    }
+    throw UpstreamError.status(this.name, what, res.statusCode, res.headers, said);
   }
 
   /** One request with auth: a cached token up front, or learn the challenge from a 401 and retry once. */
@@ -303,6 +324,12 @@ export class UpstreamClient {
     let auth = authorization;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       const res = await this.attempt(endpoint, target, opts, auth);
+      if (hop > 0 && res.statusCode === 401) {
+        // Our credentials were not refused: a redirect (sent without them) led somewhere that wants them.
+        await res.body.dump().catch(() => undefined);
+        const to = new URL(target);
+        throw UpstreamError.protocol(this.name, `${new URL(url).pathname} redirected to ${to.host}${to.pathname}, which answered 401`);
+      }
       const location = header(res.headers, H.location.toLowerCase());
       if (res.statusCode < 300 || res.statusCode >= 400 || res.statusCode === 304 || !location) return res;
       await res.body.dump().catch(() => undefined);
@@ -371,17 +398,49 @@ interface Endpoint {
   challenge?: Challenge;
 }
 
+/** `{"name","tags":[…]}`; distribution sends `"tags": null` for a repository without tags. */
+const tagList = z.object({ tags: z.array(z.string()).nullable().optional() });
+/** Every manifest kind (schema 1 and 2, OCI manifest and index) is a JSON object with a schemaVersion. */
+const manifestShape = z.object({ schemaVersion: z.number().int(), mediaType: z.string().optional() });
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+function issueText(error: z.ZodError): string {
+  const issue = error.issues[0];
+  return issue ? `${issue.path.join('.') || 'body'}: ${issue.message}` : 'invalid';
+}
+
+/** Why these bytes are no manifest, or undefined when they are one. */
+function manifestShapeError(body: Buffer): string | undefined {
+  const json = parseJson(body);
+  if (json === undefined) return 'is not JSON';
+  const parsed = manifestShape.safeParse(json);
+  return parsed.success ? undefined : `is not a manifest (${issueText(parsed.error)})`;
+}
+
 function header(headers: Record<string, string | string[] | undefined>, name: string): string | undefined {
   const v = headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
 }
 
-function blobUnknown(digest: string): RegistryError {
-  return new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', {}, { digest });
+/** The upstream's 404 as it said it: its own code when it names the repository as unknown. */
+function notFound(code: 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN' | 'NAME_UNKNOWN', message: string, said: UpstreamAnswer, detail: object): RegistryError {
+  if (said.code === 'NAME_UNKNOWN') return new RegistryError('NAME_UNKNOWN', said.message ?? 'repository name not known to registry', {}, detail);
+  return new RegistryError(code, said.message ?? message, {}, detail);
 }
 
-function manifestUnknown(repository: string, reference: string): RegistryError {
-  return new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown', {}, { name: repository, reference });
+function blobUnknown(repository: string, digest: string, said: UpstreamAnswer): RegistryError {
+  return notFound('BLOB_UNKNOWN', 'blob unknown to registry', said, { name: repository, digest });
+}
+
+function manifestUnknown(repository: string, reference: string, said: UpstreamAnswer): RegistryError {
+  return notFound('MANIFEST_UNKNOWN', 'manifest unknown', said, { name: repository, reference });
 }
 
 async function readLimited(body: Readable, limit: number, tooBig: () => Error): Promise<Buffer> {

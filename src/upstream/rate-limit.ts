@@ -23,17 +23,24 @@ export function readRateLimit(headers: Record<string, string | string[] | undefi
 }
 
 /**
- * How long a 429 asks us to stay away: its Retry-After (seconds or an HTTP date), else, when the
- * quota is spent, its window; undefined when it says neither (the health backoff then applies).
+ * How long a 429 asks us to stay away: its Retry-After (seconds or an HTTP date), else its
+ * `ratelimit-reset` (seconds until the window resets), else, when the quota is spent, the
+ * `w=` window of `ratelimit-remaining: 0;w=21600`; undefined when it says none of these (the
+ * health backoff then applies).
  */
 export function retryAfterSeconds(headers: Record<string, string | string[] | undefined>, rateLimit: RateLimit | undefined): number | undefined {
-  const raw = headers[H.retryAfter.toLowerCase()];
-  const value = Array.isArray(raw) ? raw[0] : raw;
+  const value = first(headers[H.retryAfter.toLowerCase()]);
   if (value !== undefined) {
     if (/^\s*\d+\s*$/.test(value)) return Number(value);
     const at = Date.parse(value);
     if (!Number.isNaN(at)) return Math.max(0, Math.ceil((at - Date.now()) / 1000));
   }
+  const reset = first(headers[H.rateLimitReset]);
+  if (reset !== undefined && /^\s*\d+\s*$/.test(reset)) return Number(reset);
   if (rateLimit?.remaining === 0 && rateLimit.windowSeconds !== undefined) return rateLimit.windowSeconds;
   return undefined;
+}
+
+function first(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
 }

@@ -1,16 +1,21 @@
 import { performance } from 'node:perf_hooks';
 import { LRUCache } from 'lru-cache';
 import { request, type Dispatcher } from 'undici';
+import { z } from 'zod';
 import type { Metrics } from '../observability/metrics.js';
 import { noteUpstreamStatus } from '../observability/request-context.js';
 import type { Challenge } from './challenge.js';
+import { readErrorBody } from './error-body.js';
 import { UpstreamError } from './errors.js';
 
-interface TokenResponse {
-  token?: string;
-  access_token?: string;
-  expires_in?: number;
-}
+/** A token service's answer (Docker's `token`, OAuth's `access_token`); anything else is the upstream's protocol error. */
+const tokenResponse = z.object({
+  token: z.string().min(1).optional(),
+  access_token: z.string().min(1).optional(),
+  expires_in: z.number().positive().optional(),
+});
+/** Token answers are a few KiB; a service sending more is not one. */
+const MAX_TOKEN_RESPONSE_BYTES = 64 * 1024;
 
 /** Seconds before expiry at which a token is treated as gone, so a request never starts with a dying one. */
 const EXPIRY_MARGIN_S = 15;
@@ -63,14 +68,35 @@ export class TokenCache {
     }
     observe(res.statusCode);
     if (res.statusCode !== 200) {
-      await res.body.dump();
-      throw UpstreamError.status(this.upstreamName, `token service ${url.host}`, res.statusCode, res.headers);
+      // 401 here is the credentials refused: UNAUTHORIZED with the service's own sentence.
+      throw UpstreamError.status(this.upstreamName, `token service ${url.host}`, res.statusCode, res.headers, await readErrorBody(res.body));
     }
-    const body = (await res.body.json()) as TokenResponse;
+    const body = await this.parse(res, url.host);
     const token = body.token ?? body.access_token;
-    if (!token) throw UpstreamError.protocol(this.upstreamName, 'token service answered without a token');
+    if (!token) throw UpstreamError.protocol(this.upstreamName, `token service ${url.host} answered without a token`);
     // The spec's default lifetime is 60 s when expires_in is absent.
     options.ttl = Math.max(1, (body.expires_in ?? 60) - EXPIRY_MARGIN_S) * 1000;
     return token;
+  }
+
+  /** The answer as JSON of the token shape; not JSON, too big or the wrong shape is a protocol error (never a 500). */
+  private async parse(res: Dispatcher.ResponseData, host: string): Promise<z.infer<typeof tokenResponse>> {
+    const invalid = (why: string) => UpstreamError.protocol(this.upstreamName, `token service ${host} answered ${why}`);
+    let text: string;
+    try {
+      text = await res.body.text();
+    } catch (err) {
+      throw UpstreamError.unreachable(this.upstreamName, `token service ${host}`, err);
+    }
+    if (text.length > MAX_TOKEN_RESPONSE_BYTES) throw invalid(`${text.length} bytes, not a token`);
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      throw invalid('with a body that is not JSON');
+    }
+    const parsed = tokenResponse.safeParse(json);
+    if (!parsed.success) throw invalid(`JSON of the wrong shape (${parsed.error.issues[0]?.path.join('.') || 'body'}: ${parsed.error.issues[0]?.message})`);
+    return parsed.data;
   }
 }

@@ -19,7 +19,7 @@ describe('API surface', () => {
     ['/v2/library/..%2f../manifests/latest', 'NAME_INVALID', 400],
     ['/v2/library/%2e%2e/manifests/latest', 'NAME_INVALID', 400],
     [`/v2/${'a'.repeat(300)}/manifests/latest`, 'NAME_INVALID', 400],
-    ['/v2/library/alpine/manifests/bad!tag', 'TAG_INVALID', 400],
+    ['/v2/library/alpine/manifests/bad!tag', 'MANIFEST_UNKNOWN', 404],
     ['/v2/library/alpine/manifests/sha256:1234', 'DIGEST_INVALID', 400],
     ['/v2/library/alpine/tags/list?n=-1', 'PAGINATION_NUMBER_INVALID', 400],
     ['/v2/evil.example/x/manifests/latest', 'NAME_UNKNOWN', 404],

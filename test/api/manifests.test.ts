@@ -109,6 +109,7 @@ describe('manifests through the mirror', () => {
 
   test('an unknown manifest is MANIFEST_UNKNOWN and nothing is stored', async () => {
     m = await startMirror();
+    m.hub.addImage('library/nope', 'other'); // the repository exists upstream; its tag 1 does not
     const res = await m.get('/v2/library/nope/manifests/1');
     expect(res.status).toBe(404);
     expect(json(res.body).errors[0].code).toBe('MANIFEST_UNKNOWN');

@@ -66,7 +66,7 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 // The storage layout (src/storage/paths.ts), as patterns for every file that may exist.
 const NAME = '[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\\.|_|__|-+)[a-z0-9]+)*)*';
-const HOST = '[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\\d+)?';
+const HOST = '[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(_\\d+)?';
 const LAYOUT = [
   /^blobs\/sha256\/([0-9a-f]{2})\/([0-9a-f]{64})$/,
   new RegExp(`^repositories/${HOST}/${NAME}/_manifests/sha256/[0-9a-f]{64}$`),

@@ -15,18 +15,43 @@ describe('upstream error statuses', () => {
   });
   afterEach(async () => m.close());
 
-  test.each([500, 502, 503, 504, 403])('%i on an uncached manifest: 503 UNAVAILABLE naming the status, nothing stored, then a clean retry', async (status) => {
+  test.each([500, 502, 503, 504])('%i on an uncached manifest: 503 UNAVAILABLE naming the status and the upstream\'s message, nothing stored, then a clean retry', async (status) => {
     const repo = `library/status-${status}`;
     const image = m.hub.addImage(repo, '1');
     m.hub.fault({ kind: 'status', match: { kind: 'manifest' }, status });
     const results = await herd(3, `${m.url}/v2/${repo}/manifests/1`);
     for (const r of results) {
       expect([r.status, errorCode(r)]).toEqual([503, 'UNAVAILABLE']);
+      // The fake's error JSON says `{"code":"…","message":"fault 500"}`: its words reach the client.
       expect(JSON.parse(r.bytes!.toString()).errors[0].message).toContain(`answered ${status}`);
+      expect(JSON.parse(r.bytes!.toString()).errors[0].message).toContain(`: fault ${status}`);
     }
     await expectNothingWrongStored(m, image.digest);
     m.hub.clearFaults();
     expect((await m.get(`/v2/${repo}/manifests/1`)).body.equals(image.manifest)).toBe(true);
+  });
+
+  test.each([
+    [403, 'DENIED'],
+    [401, 'UNAUTHORIZED'],
+  ] as const)('%i from the registry on an uncached manifest: the upstream\'s own %s and message, nothing stored, then a clean retry', async (status, code) => {
+    const repo = `library/refused-${status}`;
+    const image = m.hub.addImage(repo, '1');
+    m.hub.fault({ kind: 'status', match: { kind: 'manifest' }, status, times: status === 401 ? 2 : undefined });
+    const r = await download(`${m.url}/v2/${repo}/manifests/1`);
+    expect([r.status, errorCode(r)]).toEqual([status, code]);
+    expect(JSON.parse(r.bytes!.toString()).errors[0].message).toMatch(new RegExp(`answered ${status} ${code} \\(manifest ${repo}:1\\): fault ${status}`));
+    await expectNothingWrongStored(m, image.digest);
+    m.hub.clearFaults();
+    expect((await m.get(`/v2/${repo}/manifests/1`)).body.equals(image.manifest)).toBe(true);
+  });
+
+  test('an upstream 4xx whose code the client cannot act on (400 with its own code) is 503 UNAVAILABLE with the upstream\'s words', async () => {
+    m.hub.addImage('library/odd', '1');
+    m.hub.fault({ kind: 'status', match: { kind: 'manifest' }, status: 400 });
+    const r = await download(`${m.url}/v2/library/odd/manifests/1`);
+    expect([r.status, errorCode(r)]).toEqual([503, 'UNAVAILABLE']);
+    expect(JSON.parse(r.bytes!.toString()).errors[0].message).toContain('answered 400 UNKNOWN (manifest library/odd:1): fault 400');
   });
 
   test.each(['registry', 'cdn'] as const)('500 for a blob from the %s: every joiner 503, nothing stored, clean retry', async (role) => {
@@ -65,6 +90,17 @@ describe('upstream error statuses', () => {
     const res = await m.get('/v2/library/limited-bare/manifests/1');
     expect(res.status).toBe(429);
     expect(res.headers['retry-after']).toBe('60');
+  });
+
+  test.each([
+    ['ratelimit-remaining: 0;w=21600', { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600' }, '21600'],
+    ['ratelimit-reset: 1234', { 'ratelimit-remaining': '0;w=21600', 'ratelimit-reset': '1234' }, '1234'],
+  ])('429 without Retry-After but with %s: Retry-After says when the window ends', async (_name, headers, expected) => {
+    m.hub.addImage('library/limited-window', '1');
+    m.hub.fault({ kind: 'status', match: { kind: 'manifest' }, status: 429, headers });
+    const res = await m.get('/v2/library/limited-window/manifests/1');
+    expect([res.status, json(res.body).errors[0].code]).toEqual([429, 'TOOMANYREQUESTS']);
+    expect(res.headers['retry-after']).toBe(expected);
   });
 
   test('while the upstream answers 500 and 429, cached digests and blobs are served with no upstream request', async () => {

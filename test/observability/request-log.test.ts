@@ -61,6 +61,7 @@ describe('request log', () => {
       upstream: { username: 'ci', password: 's3cret-pw' },
     });
     const image = m.hub.addImage('library/app', '1');
+    m.hub.addImage('library/nope', 'other'); // a repository the Hub has: tag 1 is an unknown manifest
     await m.get('/v2/library/app/manifests/1');
     await m.get('/v2/library/app/manifests/1');
     await m.get(`/v2/library/app/blobs/${image.config}`);

@@ -106,7 +106,7 @@ describe('secrets stay secret', () => {
       // The upstream refusing the mirror's credentials, and failing outright.
       m.hub.fault({ kind: 'status', match: { role: 'auth' }, status: 401, times: 1 });
       m.hub.expireTokens();
-      expect(await seen.fetch(`${m.url}/v2/library/app/blobs/${image.layers[0]}`, alice)).toBe(503);
+      expect(await seen.fetch(`${m.url}/v2/library/app/blobs/${image.layers[0]}`, alice)).toBe(401);
       m.hub.fault({ kind: 'status', match: {}, status: 500, times: 3 });
       await seen.fetch(`${m.url}/v2/library/other/manifests/1`, alice);
       await seen.fetch(`${m.url}/readyz`);

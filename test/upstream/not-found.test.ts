@@ -40,6 +40,7 @@ describe('negative caching of upstream 404s', () => {
 
   test('notFoundTTL 0: every 404 is asked again', async () => {
     m = await startMirror({ upstream: { notFoundTTL: 0 } });
+    m.hub.addImage('library/none', 'other');
     for (let i = 0; i < 3; i++) expect((await m.get('/v2/library/none/manifests/1')).status).toBe(404);
     expect(m.hub.count({ kind: 'manifest', status: 404 })).toBe(3);
   });
