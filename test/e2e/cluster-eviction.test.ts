@@ -131,6 +131,13 @@ describe('eviction across 3 replicas on one bucket, with Redis', () => {
         .map(([name, calls]) => [name, calls - (before[name] ?? 0)] as const)
         .filter(([name, n]) => n > 0 && name !== 'info');
       const rounds = await Promise.all(replicas.map(evictionRounds));
+      // One warm pull of the newest image through a replica that did not fetch it: Redis's share of a cached pull.
+      const newest = images.at(-1)!;
+      const beforeWarm = await redis!.commandCounts();
+      await skopeoCopy(`docker://${replicas[1]!.host}/${newest.repository}:${newest.tag}`, `oci:${join(work!, 'warm')}:${newest.tag}`);
+      const warm = Object.entries(await redis!.commandCounts())
+        .map(([name, calls]) => [name, calls - (beforeWarm[name] ?? 0) - (name === 'info' ? 1 : 0)] as const)
+        .filter(([, n]) => n > 0);
 
       // The figures for the record (docs/scaling.md quotes them).
       const mb = (n: number) => (n / 1e6).toFixed(2);
@@ -139,6 +146,7 @@ describe('eviction across 3 replicas on one bucket, with Redis', () => {
         ...afterEach.map((s) => `  after pull ${s.pulled} (replica ${s.through}): ${mb(s.bytes)} MB, images stored ${s.images.join(',')}`),
         `  eviction rounds per replica: ${rounds.join(', ')}`,
         `  redis commands for ${IMAGES} pulls: ${commands.map(([n, c]) => `${n} ${c}`).join(', ')} (${(commands.reduce((t, [, c]) => t + c, 0) / IMAGES).toFixed(1)} per pull)`,
+        `  redis commands for one warm pull (${digestsOf(newest).length} objects): ${warm.map(([n, c]) => `${n} ${c}`).join(', ')}`,
       ];
       process.stderr.write(`${lines.join('\n')}\n`);
 
