@@ -75,8 +75,8 @@ async function serveUpstream(file: string, digest: string, size: number): Promis
 // ---------------------------------------------------------------------------------------------
 // The bench
 
-/** A forked role, ready once it sent its first message; dispose() stops it. */
-async function startRole<T>(label: string, args: string[]): Promise<{ child: ChildProcess; info: T } & Disposable> {
+/** A forked role, ready once it sent its first message (its URL); dispose() stops it. */
+async function startRole(label: string, args: string[]): Promise<{ child: ChildProcess; info: { url: string } } & Disposable> {
   const child = fork(SELF, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const dispose = async () => {
@@ -86,9 +86,9 @@ async function startRole<T>(label: string, args: string[]): Promise<{ child: Chi
     await exited;
     clearTimeout(timer);
   };
-  const info = await new Promise<T>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as T));
-    child.once('exit', (code, signal) => reject(new Error(`${label}: exited before it was ready (code ${code}, signal ${signal})`)));
+  const info = await new Promise<{ url: string }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { url: string }));
+    child.once('exit', (code, signal) => reject(new Error(`${label}: exited before it was ready (code ${String(code)}, signal ${String(signal)})`)));
   });
   return adopt({ child, info, dispose });
 }
@@ -124,7 +124,8 @@ function pullBlob(url: string, digest: string, size: number): Promise<Pull> {
     const req = httpGet(url, { agent: false }, (res) => {
       if (res.statusCode !== 200) {
         res.resume();
-        return reject(new Error(`GET ${url}: HTTP ${res.statusCode}`));
+        reject(new Error(`GET ${url}: HTTP ${String(res.statusCode)}`));
+        return;
       }
       const hash = createHash('sha256');
       let received = 0;
@@ -138,7 +139,8 @@ function pullBlob(url: string, digest: string, size: number): Promise<Pull> {
         const seconds = (performance.now() - started) / 1000;
         const actual = `sha256:${hash.digest('hex')}`;
         if (received !== size || actual !== digest) {
-          return reject(new Error(`GET ${url}: ${received} of ${size} bytes, digest ${actual}, expected ${digest}`));
+          reject(new Error(`GET ${url}: ${received} of ${size} bytes, digest ${actual}, expected ${digest}`));
+          return;
         }
         resolve({ seconds, mbps: size / 1e6 / seconds });
       });
@@ -252,7 +254,7 @@ async function main(): Promise<number> {
   const digest = await writeRandomBlob(blobFile, config.blobBytes);
   const blob = { digest, size: config.blobBytes };
 
-  const upstream = await startRole<{ url: string }>('upstream', ['--upstream', blobFile, digest, String(blob.size)]);
+  const upstream = await startRole('upstream', ['--upstream', blobFile, digest, String(blob.size)]);
   // The gateway of rgw.sh: reused if one runs; released at the end (stopped unless kept or in use).
   const rgwStart = performance.now();
   const rgw = await RgwGateway.start();
@@ -330,7 +332,8 @@ const [role, ...args] = process.argv.slice(2);
 if (role === '--upstream') {
   await serveUpstream(args[0]!, args[1]!, Number(args[2]));
 } else {
-  withDeadline('bench:s3', TOTAL_BUDGET_MS, main)
+  // The chain's end: it exits the process itself.
+  void withDeadline('bench:s3', TOTAL_BUDGET_MS, main)
     .catch((err: unknown) => {
       console.error(`bench:s3: ${(err as Error).stack ?? String(err)}`);
       return 1;

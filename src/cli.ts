@@ -134,17 +134,24 @@ async function main(argv: string[]): Promise<void> {
     console.error(USAGE);
     process.exit(2);
   }
-  if (name === '--version') return console.log(VERSION);
+  if (name === '--version') {
+    console.log(VERSION);
+    return;
+  }
   if (name === 'help' || name === '--help' || name === '-h') {
     const command = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
-    return console.log(command ? help(command) : USAGE);
+    console.log(command ? help(command) : USAGE);
+    return;
   }
   const command = COMMANDS[name];
   if (!command) {
     console.error(`unknown command ${JSON.stringify(name)}\n\n${USAGE}`);
     process.exit(2);
   }
-  if (rest.includes('--help') || rest.includes('-h')) return console.log(help(command));
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(help(command));
+    return;
+  }
   return command.run(rest);
 }
 

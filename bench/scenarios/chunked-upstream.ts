@@ -44,7 +44,7 @@ export const chunkedUpstream: Scenario = {
       (mirror) =>
         download(blobUrl(mirror.url, herd), 1, herd.size, TIMEOUT_MS).then(
           (d) => `${d.seconds.toFixed(2)} s`,
-          (err: Error) => err.message.split('\n').slice(-1)[0]!.trim(),
+          (err: unknown) => (err as Error).message.split('\n').slice(-1)[0]!.trim(),
         ),
     );
     log(`distribution proxy: ${distribution}`);

@@ -30,7 +30,7 @@ function manifestRateScenario(number: number, id: string, title: string, byTag: 
       const upstreamLog = new AccessLog(fx.upstream.logFile);
       const manifestPath = new RegExp(`^/v2/${multi.repository}/manifests/`);
       const rates = new Samples();
-      const raw: Record<string, Array<RateResult & { upstreamRequests?: RequestCount }>> = {};
+      const raw: Record<string, (RateResult & { upstreamRequests?: RequestCount })[]> = {};
       const notes: string[] = [];
 
       for (let runIndex = 1; runIndex <= config.runs; runIndex++) {

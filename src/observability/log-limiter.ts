@@ -106,11 +106,11 @@ export function rateLimited(log: Logger, limiter: LogLimiter): Logger {
       if (prop === 'warn' || prop === 'error') {
         return (first: unknown, msg?: string) => {
           if (typeof first === 'string') limiter.write(prop, first, {}, first);
-          else limiter.write(prop, `${msg ?? ''}|${keyOf(first)}`, (first ?? {}) as object, msg ?? '');
+          else limiter.write(prop, `${msg ?? ''}|${keyOf(first)}`, first ?? {}, msg ?? '');
         };
       }
       const value: unknown = Reflect.get(target, prop, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
 }

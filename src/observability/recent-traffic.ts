@@ -41,7 +41,7 @@ export interface TrafficWindow {
  * fixed whatever the traffic.
  */
 export class RecentTraffic {
-  private readonly buckets: (Bucket | undefined)[] = new Array(MINUTES);
+  private readonly buckets = new Array<Bucket | undefined>(MINUTES);
 
   constructor(private readonly now: () => number = Date.now) {}
 
@@ -101,7 +101,7 @@ export class RecentTraffic {
     const minute = Math.floor(this.now() / MINUTE_MS);
     const slot = minute % MINUTES;
     let b = this.buckets[slot];
-    if (!b || b.minute !== minute) {
+    if (b?.minute !== minute) {
       b = { minute, results: { manifest: {}, blob: {} }, servedBytes: { cache: 0, upstream: 0 }, upstreams: new Map() };
       this.buckets[slot] = b;
     }

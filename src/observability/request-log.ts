@@ -36,6 +36,7 @@ export function requestLog(log: Logger, limiter: LogLimiter, metrics: Metrics) {
       const seconds = (performance.now() - started) / 1000;
       const route = state.route ?? 'unknown';
       // Body bytes: what a streamed body handed to the connection, else the length of a complete one.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- Koa's ctx.length is undefined for a body of unknown length, whatever its types say
       const bytes = method === 'HEAD' || status === 304 ? 0 : (state.bytesSent ?? (closedEarly ? 0 : (ctx.length ?? 0)));
       metrics.observeRequest({ route, method, status, bytes, seconds, cache: state.cache });
       const line = {

@@ -20,7 +20,8 @@ export class FileAppender {
   private writing?: Promise<void>;
   private syncing?: Promise<void>;
   private unsyncedBytes = 0;
-  private failure?: unknown;
+  /** The latest write or sync error, boxed: whatever was thrown, even a falsy value, counts. */
+  private failure?: { error: unknown };
   private landedBytes = 0;
 
   constructor(
@@ -36,12 +37,12 @@ export class FileAppender {
 
   /** Queues a chunk; resolves at once unless too much is queued; rejects once a write failed. */
   async write(chunk: Uint8Array): Promise<void> {
-    if (this.failure) throw this.failure;
+    this.throwIfFailed();
     this.queued.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.queuedBytes += chunk.byteLength;
     if (this.queuedBytes >= BATCH_BYTES) this.start();
     while (this.queuedBytes >= MAX_QUEUED_BYTES && this.writing) await this.writing;
-    if (this.failure) throw this.failure;
+    this.throwIfFailed();
   }
 
   /** Writes everything queued; rejects with the first error. */
@@ -50,15 +51,19 @@ export class FileAppender {
       this.start();
       await this.writing;
     }
-    if (this.failure) throw this.failure;
+    this.throwIfFailed();
   }
 
   /** Writes everything queued and makes it durable; rejects with the first error. */
   async flushAndSync(): Promise<void> {
     await this.flush();
     await this.syncing;
-    if (this.failure) throw this.failure;
+    this.throwIfFailed();
     await this.handle.sync();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
   }
 
   /** A datasync of what is written so far; a failure surfaces at the next write or the final sync. */
@@ -67,7 +72,7 @@ export class FileAppender {
     this.syncing = this.handle.datasync().then(
       () => (this.syncing = undefined),
       (err: unknown) => {
-        this.failure = err;
+        this.failure = { error: err };
         this.syncing = undefined;
       },
     );
@@ -88,7 +93,7 @@ export class FileAppender {
         if (this.queuedBytes >= BATCH_BYTES) this.start();
       },
       (err: unknown) => {
-        this.failure = err;
+        this.failure = { error: err };
         this.writing = undefined;
         this.queued = [];
         this.queuedBytes = 0;

@@ -53,7 +53,7 @@ export const s3StorageSchema = z.strictObject({
         .default(20 * 60_000),
     })
     .refine((s) => (s.accessKeyId === undefined) === (s.secretAccessKey === undefined), {
-      message: 'accessKeyId and secretAccessKey go together (or leave both out for the AWS credential chain)',
+      error: 'accessKeyId and secretAccessKey go together (or leave both out for the AWS credential chain)',
       path: ['secretAccessKey'],
     }),
 });

@@ -32,11 +32,11 @@ export async function call<T>(fn: () => Promise<T>): Promise<T> {
 export function s3ErrorText(err: unknown): string {
   if (err instanceof S3CallError) return err.message;
   // Duck-typed, not instanceof: socket errors may come from another realm (jest's sandbox).
-  const e = err as { message?: unknown; name?: unknown; errors?: unknown };
+  const e = err as { message?: unknown; name?: unknown; errors?: unknown } | null | undefined;
   // Node's happy-eyeballs connect (several addresses) throws an AggregateError with no message.
   if (Array.isArray(e?.errors) && e.errors.length > 0 && !e.message) return e.errors.map(s3ErrorText).join('; ');
   if (err instanceof S3ServiceException) {
-    const status = err.$metadata?.httpStatusCode;
+    const status = err.$metadata.httpStatusCode;
     const message = err.message && err.message !== err.name && err.message !== 'UnknownError' ? `: ${err.message}` : '';
     // A HEAD error has no body; the SDK then names it after the status ("403").
     if (/^\d+$/.test(err.name)) return `HTTP ${err.name}${message}`;

@@ -45,8 +45,8 @@ export class MultipartWriter implements Pick<StorageWriter, 'write' | 'commit' |
   private readonly parts: Promise<CompletedPart>[] = [];
   private readonly inFlight = new Set<Promise<void>>();
   private inFlightBytes = 0;
-  /** The first failure of a part sent in the background; later writes and commit() reject with it. */
-  private failure: unknown;
+  /** The first failure of a part sent in the background (boxed: whatever was thrown counts); later writes and commit() reject with it. */
+  private failure?: { error: unknown };
   private state: 'open' | 'committing' | 'committed' | 'aborted' = 'open';
   private aborting?: Promise<void>;
 
@@ -64,10 +64,9 @@ export class MultipartWriter implements Pick<StorageWriter, 'write' | 'commit' |
     this.check('write');
     for (let offset = 0; offset < chunk.byteLength; ) {
       if (this.parts.length === MAX_PARTS) {
-        this.failure = new Error(
-          `object larger than ${MAX_PARTS} parts of ${this.partSize} bytes (S3's limit): raise storage.s3.partSize`,
-        );
-        throw this.failure;
+        const tooLarge = new Error(`object larger than ${MAX_PARTS} parts of ${this.partSize} bytes (S3's limit): raise storage.s3.partSize`);
+        this.failure = { error: tooLarge };
+        throw tooLarge;
       }
       const take = Math.min(chunk.byteLength - offset, this.partSize - this.buffered);
       // No copy: the contract hands the chunk over; the part's concat is the one copy made.
@@ -129,7 +128,7 @@ export class MultipartWriter implements Pick<StorageWriter, 'write' | 'commit' |
   private check(operation: string): void {
     if (this.state === 'aborted') throw new Error(`${operation} after abort`);
     if (this.state !== 'open') throw new Error(`${operation} after commit`);
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failure !== undefined) throw this.failure.error;
   }
 
   private take(): Buffer {
@@ -154,7 +153,7 @@ export class MultipartWriter implements Pick<StorageWriter, 'write' | 'commit' |
       .then(
         () => undefined,
         (err: unknown) => {
-          this.failure ??= err;
+          this.failure ??= { error: err };
         },
       )
       .then(() => {
@@ -182,7 +181,7 @@ export class MultipartWriter implements Pick<StorageWriter, 'write' | 'commit' |
   private async uploadPart(PartNumber: number, Body: Buffer): Promise<CompletedPart> {
     const UploadId = await this.uploadId!;
     // Parts queued behind a failure or an abort are not sent at all.
-    if (this.failure !== undefined) throw this.failure;
+    if (this.failure !== undefined) throw this.failure.error;
     if (this.cancel.signal.aborted) throw new Error('upload aborted');
     const res = await call(() =>
       this.s3.client.send(

@@ -63,7 +63,7 @@ function parseImage(text: string) {
     validateName(ref.name);
     return ref;
   } catch (err) {
-    if (err instanceof RegistryError) throw new Error(`${text}: ${err.code}: ${err.message} (the server answers the same)`);
+    if (err instanceof RegistryError) throw new Error(`${text}: ${err.code}: ${err.message} (the server answers the same)`, { cause: err });
     throw err;
   }
 }

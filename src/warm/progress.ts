@@ -19,6 +19,7 @@ const REDRAW_MS = 200;
  */
 export function createProgress(out: NodeJS.WriteStream): WarmProgress & { stop(): void } {
   const images = new Map<string, ImageState>();
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-boolean-literal-compare -- isTTY is undefined on a pipe, whatever its type says
   const tty = out.isTTY === true;
   let drawn = 0;
   const line = (image: string, s: ImageState) => {

@@ -188,7 +188,7 @@ describe.each([
 
 test('the printed form: each file under a # <path> header, then the notes', () => {
   const text = renderClientConfig(generateClientConfig('containerd', options()));
-  const headers = text.split('\n').filter((line) => /^# \//.test(line));
+  const headers = text.split('\n').filter((line) => line.startsWith('# /'));
   expect(headers).toEqual(['# /etc/containerd/certs.d/docker.io/hosts.toml', '# /etc/containerd/certs.d/ghcr.io/hosts.toml']);
   expect(text).toMatch(/\n# note: ctr reads them only when told/);
   // Between headers: exactly a file's content (plus the blank separator line), so copying it out works.

@@ -91,7 +91,7 @@ function readObjects(path: string): K8sObject[] {
 function strategicMerge(target: Record<string, unknown>, patch: Record<string, unknown>): void {
   for (const [key, value] of Object.entries(patch)) {
     const current = target[key];
-    if (value === null) delete target[key];
+    if (value === null) Reflect.deleteProperty(target, key);
     else if (isMap(value) && isMap(current)) strategicMerge(current, value);
     else if (Array.isArray(value) && Array.isArray(current) && [...value, ...current].every((item) => isMap(item) && typeof item.name === 'string')) {
       for (const item of value as Record<string, unknown>[]) {

@@ -79,7 +79,7 @@ afterAll(async () => {
   if (names.length > 0) await podman(['rm', '-f', '-t', '0', ...names]).catch(() => undefined);
   const volumes = (await podmanText(['volume', 'ls', '--format', '{{.Name}}'])).split('\n').filter((n) => n.startsWith(RUN));
   if (volumes.length > 0) await podman(['volume', 'rm', '-f', ...volumes]).catch(() => undefined);
-  await upstream?.dispose();
+  await (upstream as UpstreamRegistry | undefined)?.dispose(); // unset if beforeAll failed before it
   if (work) await removeDir(work);
 }, 120_000);
 

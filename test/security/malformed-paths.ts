@@ -36,8 +36,8 @@ const RAW_BYTES = [0x00, 0x01, 0x09, 0x0b, 0x0c, 0x1b, 0x20, 0x7f, 0x80, 0xc3, 0
 
 export function generateMalformedPaths(seed: number, count: number): MalformedPath[] {
   const rnd = prng(seed);
-  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rnd() * xs.length)]!;
-  const hex = (n: number) => Array.from({ length: n }, () => pick([...HEX])).join('');
+  const pick = <T>(xs: ArrayLike<T>): T => xs[Math.floor(rnd() * xs.length)]!;
+  const hex = (n: number) => Array.from({ length: n }, () => pick(HEX)).join('');
   const goodDigest = () => `sha256:${hex(64)}`;
   /** `manifest`: never a bare hex string, which is a valid tag (and so a legitimate manifest request). */
   const badDigest = (manifest = false) =>
