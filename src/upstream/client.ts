@@ -204,9 +204,10 @@ export class UpstreamClient {
         throw UpstreamError.unreachable(this.name, `tags of ${repository}`, err);
       },
     );
-    const parsed = tagList.safeParse(parseJson(text));
+    const json = parseJson(text);
+    const parsed = tagList.safeParse(json);
     // Not an empty list: the caller then lists the tags it has cached, as for any upstream failure.
-    if (!parsed.success) throw UpstreamError.protocol(this.name, `tags of ${repository}: not a tag list (${issueText(parsed.error)})`);
+    if (!parsed.success) throw UpstreamError.protocol(this.name, `tags of ${repository}: ${json === undefined ? 'not JSON' : `not a tag list (${issueText(parsed.error)})`}`);
     return { tags: parsed.data.tags ?? [], more: /rel="?next"?/.test(header(res.headers, H.link.toLowerCase()) ?? '') };
   }
 
