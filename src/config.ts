@@ -8,6 +8,16 @@ import { durationSchema, sizeSchema } from './units.js';
 const HOST = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d+)?$/;
 
 /** Where an upstream's bytes come from, e.g. https://registry-1.docker.io. */
+/** TLS to a server (an upstream, Redis): extra trusted CAs, a client certificate, or no check at all. */
+const tlsSchema = z
+  .strictObject({
+    ca: z.string().min(1).optional(),
+    cert: z.string().min(1).optional(),
+    key: z.string().min(1).optional(),
+    insecureSkipVerify: z.boolean().default(false),
+  })
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), 'set cert and key together');
+
 const upstreamUrl = z
   // abort: the refine below must not run new URL() on a string that is no URL at all.
   .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://registry-1.docker.io', abort: true })
@@ -32,15 +42,7 @@ const upstreamSchema = z.strictObject({
    * client certificate (mutual TLS); `insecureSkipVerify`, no certificate check at all (warned at
    * start and shown on /readyz).
    */
-  tls: z
-    .strictObject({
-      ca: z.string().min(1).optional(),
-      cert: z.string().min(1).optional(),
-      key: z.string().min(1).optional(),
-      insecureSkipVerify: z.boolean().default(false),
-    })
-    .refine((t) => (t.cert === undefined) === (t.key === undefined), 'set cert and key together')
-    .optional(),
+  tls: tlsSchema.optional(),
   /**
    * Which repositories this upstream may serve, as globs on the name at the upstream (`library/*`,
    * `myorg/**`): a `deny` match is refused, and with `allow` a name must match one. Refused: 403 DENIED.
@@ -141,15 +143,7 @@ const clusterSchema = z.strictObject({
        * TLS to Redis (with rediss://): `ca`, a PEM file trusted besides the system's; `cert` and
        * `key`, a client certificate; `insecureSkipVerify`, no certificate check (warned at start).
        */
-      tls: z
-        .strictObject({
-          ca: z.string().min(1).optional(),
-          cert: z.string().min(1).optional(),
-          key: z.string().min(1).optional(),
-          insecureSkipVerify: z.boolean().default(false),
-        })
-        .refine((t) => (t.cert === undefined) === (t.key === undefined), 'set cert and key together')
-        .optional(),
+      tls: tlsSchema.optional(),
       /**
        * How long a lease holds without a heartbeat (ms; accepts "30s"): a replica that dies
        * mid-fetch is taken over by another within this. Heartbeats run every third of it.

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Digest } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
+import { parseJson } from '../oci/json.js';
 import { StorageError, type StorageDriver } from '../storage/driver.js';
 import { paths } from '../storage/paths.js';
 import { UpstreamError } from '../upstream/errors.js';
@@ -107,12 +108,4 @@ function parseIndex(upstream: string, body: Buffer, what: string): ReferrerDescr
   const parsed = referrersIndex.safeParse(parseJson(body));
   if (!parsed.success) throw UpstreamError.protocol(upstream, `${what} is not an image index`);
   return parsed.data.manifests;
-}
-
-function parseJson(bytes: Buffer): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return undefined;
-  }
 }

@@ -8,6 +8,7 @@ import { noteUpstreamStatus } from '../observability/request-context.js';
 import { sha256 } from '../oci/digest.js';
 import { RegistryError } from '../oci/errors.js';
 import { H } from '../oci/headers.js';
+import { parseJson } from '../oci/json.js';
 import { MANIFEST_ACCEPT, MAX_MANIFEST_BYTES, MediaType, manifestMediaType } from '../oci/media-types.js';
 import { parseChallenge, type Challenge } from './challenge.js';
 import { BODY_BUFFER_BYTES, upstreamDispatcher } from './dispatcher.js';
@@ -44,7 +45,6 @@ export interface UpstreamTags {
 
 const MAX_REDIRECTS = 5;
 const RETRYABLE = new Set(['ECONNRESET', 'UND_ERR_SOCKET', 'EPIPE']);
-
 
 interface SendOptions {
   method: 'GET' | 'HEAD';
@@ -403,14 +403,6 @@ interface Endpoint {
 const tagList = z.object({ tags: z.array(z.string()).nullable().optional() });
 /** Every manifest kind (schema 1 and 2, OCI manifest and index) is a JSON object with a schemaVersion. */
 const manifestShape = z.object({ schemaVersion: z.number().int(), mediaType: z.string().optional() });
-
-function parseJson(bytes: Buffer): unknown {
-  try {
-    return JSON.parse(bytes.toString('utf8'));
-  } catch {
-    return undefined;
-  }
-}
 
 function issueText(error: z.ZodError): string {
   const issue = error.issues[0];
