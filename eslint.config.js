@@ -26,7 +26,10 @@ export default tseslint.config(
       // An `async` method that implements a Promise-returning contract without awaiting keeps its throws as rejections.
       '@typescript-eslint/require-await': 'off',
       // `_`-named bindings are unused on purpose (`const { secret: _secret, ...shown } = config`, `for await (const _ of …)`).
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', ignoreRestSiblings: true },
+      ],
     },
   },
   {

@@ -35,7 +35,6 @@ const REPOSITORY = 'library/bench-s3';
 const TRANSFER_TIMEOUT_MS = 150_000;
 const TOTAL_BUDGET_MS = 300_000;
 
-
 /** The knobs; the defaults are what the published numbers use (pullthrough's own S3 defaults). */
 const config = {
   blobBytes: intFromEnv('BENCH_S3_MIB', 1024) * MiB,
@@ -99,7 +98,7 @@ async function writeRandomBlob(file: string, bytes: number): Promise<string> {
   const handle = await open(file, 'w');
   try {
     const chunk = Buffer.alloc(8 * MiB);
-    for (let written = 0; written < bytes; ) {
+    for (let written = 0; written < bytes;) {
       const n = Math.min(chunk.length, bytes - written);
       const part = randomFillSync(chunk.subarray(0, n));
       hash.update(part);
@@ -285,7 +284,9 @@ async function main(): Promise<number> {
     stored = await checkBucket(rgw, bucket, digest, blob.size);
   });
   const rgwPeaks = Object.fromEntries(rgwRss.stop());
-  const rgwPeakText = Object.entries(rgwPeaks).map(([daemon, bytes]) => `${daemon} ${mib(bytes)}`).join(', ');
+  const rgwPeakText = Object.entries(rgwPeaks)
+    .map(([daemon, bytes]) => `${daemon} ${mib(bytes)}`)
+    .join(', ');
   const onFs = await measureMirror('pullthrough (filesystem)', upstream.info.url, undefined, blob, log);
 
   const rows: Row[] = [

@@ -61,7 +61,13 @@ async function uncreatedRootCheck(root: string, target: string): Promise<Check> 
   let parent = dirname(resolve(root));
   while (!(await exists(parent))) parent = dirname(parent);
   const problem = await stat(parent).then(
-    (s) => (s.isDirectory() ? access(parent, constants.W_OK).then(() => undefined, (err: unknown) => osErrorText(err)) : `${parent}: not a directory`),
+    (s) =>
+      s.isDirectory()
+        ? access(parent, constants.W_OK).then(
+            () => undefined,
+            (err: unknown) => osErrorText(err),
+          )
+        : `${parent}: not a directory`,
     (err: unknown) => osErrorText(err),
   );
   if (problem) return unopenedStorageCheck(`filesystem: cannot create ${root}: ${problem}`, target);
@@ -83,6 +89,11 @@ export function formatReadiness(result: Readiness): string {
     ...result.checks.map((c) => [c.name, c.target, c.ok ? 'ok' : 'FAIL', `${c.ms}ms`, c.error ?? '']),
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const lines = rows.map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ').trimEnd());
+  const lines = rows.map((r) =>
+    r
+      .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
   return `${lines.join('\n')}\nstatus: ${result.status}`;
 }

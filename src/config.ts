@@ -22,73 +22,84 @@ const upstreamUrl = z
   // abort: the refine below must not run new URL() on a string that is no URL at all.
   .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://registry-1.docker.io', abort: true })
   // Credentials in the URL would show in the startup log and /readyz: they belong in username/passwordFile.
-  .refine((u) => { const { username, password } = new URL(u); return !username && !password; }, 'must not carry credentials: use username and passwordFile')
+  .refine((u) => {
+    const { username, password } = new URL(u);
+    return !username && !password;
+  }, 'must not carry credentials: use username and passwordFile')
   .transform((u) => u.replace(/\/+$/, ''));
 
-const upstreamSchema = z.strictObject({
-  /** The registry host clients know (`docker.io`, `ghcr.io`): matched against `?ns=` and path prefixes, and names the upstream's folder in storage. */
-  name: z.string().regex(HOST, 'must be a registry host name such as docker.io or ghcr.io'),
-  /** Where bytes come from, e.g. https://registry-1.docker.io. After parsing: the first of `urls`. */
-  url: upstreamUrl.optional(),
-  /** Instead of `url`: a primary and fallbacks, tried in order when one is down, each with its own health. */
-  urls: z.array(upstreamUrl).min(1).optional(),
-  /**
-   * An HTTP(S) proxy for every request to this upstream, e.g. http://user:pw@proxy:3128; absent:
-   * HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment apply.
-   */
-  proxy: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://proxy.internal:3128' }).optional(),
-  /**
-   * TLS to this upstream: `ca`, a PEM bundle trusted besides the system's; `cert` and `key`, a
-   * client certificate (mutual TLS); `insecureSkipVerify`, no certificate check at all (warned at
-   * start and shown on /readyz).
-   */
-  tls: tlsSchema.optional(),
-  /**
-   * Which repositories this upstream may serve, as globs on the name at the upstream (`library/*`,
-   * `myorg/**`): a `deny` match is refused, and with `allow` a name must match one. Refused: 403 DENIED.
-   */
-  repositories: z.strictObject({ allow: z.array(z.string().min(1)).optional(), deny: z.array(z.string().min(1)).optional() }).optional(),
-  /** Optional credentials; the secret from `password` or, better, `passwordFile`. */
-  username: z.string().optional(),
-  password: z.string().optional(),
-  passwordFile: z.string().optional(),
-  /** A cached tag younger than this is served with no upstream request (ms; accepts "5m"). */
-  tagTTL: durationSchema.default(5 * 60_000),
-  /**
-   * Past tagTTL, `background` (default) answers with the cached tag at once and revalidates behind
-   * it, so a slow upstream never delays a cached pull; `wait` revalidates first, so a moved tag is
-   * seen by the very next pull.
-   */
-  tagRevalidation: z.enum(['background', 'wait']).default('background'),
-  /** An upstream 404 for a manifest or tag is answered from memory this long (ms; accepts "30s"; 0: off). */
-  notFoundTTL: durationSchema.default(30_000),
-  /** Tags matching this pattern are never revalidated once cached (e.g. '^v?\d+\.\d+\.\d+$'). */
-  immutableTags: z
-    .string()
-    .refine((s) => { try { new RegExp(s); return true; } catch { return false; } }, 'must be a valid regular expression')
-    .optional(),
-  /** Connect, response-header, idle-body and whole-blob timeouts for this upstream (ms; accept "10s"). */
-  timeouts: z
-    .strictObject({
-      connect: durationSchema.default(10_000),
-      headers: durationSchema.default(30_000),
-      body: durationSchema.default(60_000),
-      /**
-       * A blob fetch's overall deadline, from its request to its last byte. It runs whether or not
-       * any client reads, so a stalled transfer cannot hold a digest forever.
-       */
-      blob: durationSchema.default(3_600_000),
-    })
-    .default({ connect: 10_000, headers: 30_000, body: 60_000, blob: 3_600_000 }),
-  /**
-   * After a failure (no answer, 5xx, 429) the upstream is held down: requests with a cached answer
-   * get it without asking. Recovery is probed by one request after `probeInitial`, doubling up to
-   * `probeMax` (ms; accept "2s").
-   */
-  health: z
-    .strictObject({ probeInitial: durationSchema.default(2_000), probeMax: durationSchema.default(120_000) })
-    .default({ probeInitial: 2_000, probeMax: 120_000 }),
-})
+const upstreamSchema = z
+  .strictObject({
+    /** The registry host clients know (`docker.io`, `ghcr.io`): matched against `?ns=` and path prefixes, and names the upstream's folder in storage. */
+    name: z.string().regex(HOST, 'must be a registry host name such as docker.io or ghcr.io'),
+    /** Where bytes come from, e.g. https://registry-1.docker.io. After parsing: the first of `urls`. */
+    url: upstreamUrl.optional(),
+    /** Instead of `url`: a primary and fallbacks, tried in order when one is down, each with its own health. */
+    urls: z.array(upstreamUrl).min(1).optional(),
+    /**
+     * An HTTP(S) proxy for every request to this upstream, e.g. http://user:pw@proxy:3128; absent:
+     * HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment apply.
+     */
+    proxy: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as http://proxy.internal:3128' }).optional(),
+    /**
+     * TLS to this upstream: `ca`, a PEM bundle trusted besides the system's; `cert` and `key`, a
+     * client certificate (mutual TLS); `insecureSkipVerify`, no certificate check at all (warned at
+     * start and shown on /readyz).
+     */
+    tls: tlsSchema.optional(),
+    /**
+     * Which repositories this upstream may serve, as globs on the name at the upstream (`library/*`,
+     * `myorg/**`): a `deny` match is refused, and with `allow` a name must match one. Refused: 403 DENIED.
+     */
+    repositories: z.strictObject({ allow: z.array(z.string().min(1)).optional(), deny: z.array(z.string().min(1)).optional() }).optional(),
+    /** Optional credentials; the secret from `password` or, better, `passwordFile`. */
+    username: z.string().optional(),
+    password: z.string().optional(),
+    passwordFile: z.string().optional(),
+    /** A cached tag younger than this is served with no upstream request (ms; accepts "5m"). */
+    tagTTL: durationSchema.default(5 * 60_000),
+    /**
+     * Past tagTTL, `background` (default) answers with the cached tag at once and revalidates behind
+     * it, so a slow upstream never delays a cached pull; `wait` revalidates first, so a moved tag is
+     * seen by the very next pull.
+     */
+    tagRevalidation: z.enum(['background', 'wait']).default('background'),
+    /** An upstream 404 for a manifest or tag is answered from memory this long (ms; accepts "30s"; 0: off). */
+    notFoundTTL: durationSchema.default(30_000),
+    /** Tags matching this pattern are never revalidated once cached (e.g. '^v?\d+\.\d+\.\d+$'). */
+    immutableTags: z
+      .string()
+      .refine((s) => {
+        try {
+          new RegExp(s);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'must be a valid regular expression')
+      .optional(),
+    /** Connect, response-header, idle-body and whole-blob timeouts for this upstream (ms; accept "10s"). */
+    timeouts: z
+      .strictObject({
+        connect: durationSchema.default(10_000),
+        headers: durationSchema.default(30_000),
+        body: durationSchema.default(60_000),
+        /**
+         * A blob fetch's overall deadline, from its request to its last byte. It runs whether or not
+         * any client reads, so a stalled transfer cannot hold a digest forever.
+         */
+        blob: durationSchema.default(3_600_000),
+      })
+      .default({ connect: 10_000, headers: 30_000, body: 60_000, blob: 3_600_000 }),
+    /**
+     * After a failure (no answer, 5xx, 429) the upstream is held down: requests with a cached answer
+     * get it without asking. Recovery is probed by one request after `probeInitial`, doubling up to
+     * `probeMax` (ms; accept "2s").
+     */
+    health: z
+      .strictObject({ probeInitial: durationSchema.default(2_000), probeMax: durationSchema.default(120_000) })
+      .default({ probeInitial: 2_000, probeMax: 120_000 }),
+  })
   .refine((u) => (u.url === undefined) !== (u.urls === undefined), { message: 'set one of url and urls', path: ['url'] })
   // Both given after parsing: `url` (the primary, for messages) and `urls` (what is tried).
   .transform((u) => ({ ...u, url: u.url ?? u.urls![0]!, urls: u.urls ?? [u.url!] }));
@@ -115,7 +126,11 @@ const authSchema = z
     /** A file with one static token per line (blank lines and `#` comments ignored); read at start. */
     tokensFile: z.string().min(1).optional(),
     /** The realm named in the `WWW-Authenticate: Basic` challenge. */
-    realm: z.string().regex(/^[\x20-\x7e]*$/, 'must be printable ASCII').refine((r) => !r.includes('"'), 'must not contain quotes').default('pullthrough'),
+    realm: z
+      .string()
+      .regex(/^[\x20-\x7e]*$/, 'must be printable ASCII')
+      .refine((r) => !r.includes('"'), 'must not contain quotes')
+      .default('pullthrough'),
   })
   .refine((a) => a.htpasswd !== undefined || a.tokens.length > 0 || a.tokensFile !== undefined, 'set htpasswd, tokens or tokensFile, or leave auth out');
 
@@ -153,73 +168,75 @@ const clusterSchema = z.strictObject({
   ),
 });
 
-export const configSchema = z.strictObject({
-  /** host:port, [v6]:port or :port. `[::]` listens on IPv4 and IPv6. */
-  listen: z.string().default('[::]:5000'),
-  storage: storageSchema.default({ driver: 'filesystem', filesystem: { root: './storage' } }),
-  /** The first upstream is the default for requests that name none. */
-  upstreams: z
-    .array(upstreamSchema)
-    .min(1)
-    .refine((u) => new Set(u.map((x) => x.name)).size === u.length, 'upstream names must be unique')
-    // prefault, not default: the default is parsed like any input, so it gets tagTTL and timeouts.
-    .prefault([{ name: 'docker.io', url: 'https://registry-1.docker.io' }]),
-  cache: z
-    .strictObject({
-      /**
-       * Evict least-recently-used images past this size. `auto` (default): on the filesystem, what
-       * is cached at start plus 80% of the free space then; on S3, unbounded (a size, for the bucket as
-       * a whole, needs cluster.redis). `none`: never evict.
-       */
-      maxSize: z.union([z.literal('auto'), z.literal('none'), sizeSchema]).default('auto'),
-      /** Filesystem: also evict while free space is under this. */
-      minFreeSpace: sizeSchema.optional(),
-      /** Evict images not pulled for longer than this (ms; accepts "30d"), as distribution's proxy `ttl`. Off when absent. */
-      maxAge: durationSchema.refine((ms) => ms >= 60_000, 'must be at least 1m').optional(),
-    })
-    .default({ maxSize: 'auto' }),
-  log: z
-    .strictObject({
-      level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-      /** Identical error lines within this window are counted, then summarised once ("repeated N times"). */
-      repeatWindow: durationSchema.default(60_000),
-    })
-    .default({ level: 'info', repeatWindow: 60_000 }),
-  /** Optional second listener (plain HTTP) serving only /metrics, /healthz and /readyz, e.g. "127.0.0.1:9090". */
-  debugListen: z.string().optional(),
-  /** Serve HTTPS on `listen` with this PEM certificate (chain) and key. */
-  tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
-  /** On SIGTERM/SIGINT, running responses get this long to finish before they and their fetches are aborted. */
-  shutdownTimeout: durationSchema.default(10_000),
-  /** A client must send its complete request headers within this (slowloris bound); bodies are not limited. */
-  headersTimeout: durationSchema.refine((ms) => ms >= 100, 'must be at least 100ms').default(20_000),
-  /** Client authentication (htpasswd users, static bearer tokens); off when absent. */
-  auth: authSchema.optional(),
-  /** Cluster mode on Redis (single flight across replicas); off when absent. */
-  cluster: clusterSchema.optional(),
-}).superRefine((c, ctx) => {
-  // Without cluster mode each replica evicts by its own view of a shared bucket (digests it never saw
-  // look oldest, the others' deletions never lower its total): refused rather than silently evicting
-  // the newest images. With cluster.redis the view is the cluster's (src/cluster/usage.ts).
-  if (c.storage.driver === 's3' && c.cache.maxAge !== undefined && !c.cluster) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['cache', 'maxAge'],
-      message:
-        'not supported on S3 (a replica cannot see the pulls the others serve, so it would evict images still in use); ' +
-        'set cluster.redis (replicas then share access times), use a bucket lifecycle rule, or `pullthrough purge` from one place',
-    });
-  }
-  if (c.storage.driver === 's3' && typeof c.cache.maxSize === 'number' && !c.cluster) {
-    ctx.addIssue({
-      code: 'custom',
-      path: ['cache', 'maxSize'],
-      message:
-        'an explicit size is not supported on S3 (replicas sharing the bucket would evict each other\'s images); ' +
-        'set cluster.redis (replicas then evict as one), or use maxSize: none and bound the bucket with a scheduled `pullthrough gc` (or a bucket lifecycle rule)',
-    });
-  }
-});
+export const configSchema = z
+  .strictObject({
+    /** host:port, [v6]:port or :port. `[::]` listens on IPv4 and IPv6. */
+    listen: z.string().default('[::]:5000'),
+    storage: storageSchema.default({ driver: 'filesystem', filesystem: { root: './storage' } }),
+    /** The first upstream is the default for requests that name none. */
+    upstreams: z
+      .array(upstreamSchema)
+      .min(1)
+      .refine((u) => new Set(u.map((x) => x.name)).size === u.length, 'upstream names must be unique')
+      // prefault, not default: the default is parsed like any input, so it gets tagTTL and timeouts.
+      .prefault([{ name: 'docker.io', url: 'https://registry-1.docker.io' }]),
+    cache: z
+      .strictObject({
+        /**
+         * Evict least-recently-used images past this size. `auto` (default): on the filesystem, what
+         * is cached at start plus 80% of the free space then; on S3, unbounded (a size, for the bucket as
+         * a whole, needs cluster.redis). `none`: never evict.
+         */
+        maxSize: z.union([z.literal('auto'), z.literal('none'), sizeSchema]).default('auto'),
+        /** Filesystem: also evict while free space is under this. */
+        minFreeSpace: sizeSchema.optional(),
+        /** Evict images not pulled for longer than this (ms; accepts "30d"), as distribution's proxy `ttl`. Off when absent. */
+        maxAge: durationSchema.refine((ms) => ms >= 60_000, 'must be at least 1m').optional(),
+      })
+      .default({ maxSize: 'auto' }),
+    log: z
+      .strictObject({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** Identical error lines within this window are counted, then summarised once ("repeated N times"). */
+        repeatWindow: durationSchema.default(60_000),
+      })
+      .default({ level: 'info', repeatWindow: 60_000 }),
+    /** Optional second listener (plain HTTP) serving only /metrics, /healthz and /readyz, e.g. "127.0.0.1:9090". */
+    debugListen: z.string().optional(),
+    /** Serve HTTPS on `listen` with this PEM certificate (chain) and key. */
+    tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1) }).optional(),
+    /** On SIGTERM/SIGINT, running responses get this long to finish before they and their fetches are aborted. */
+    shutdownTimeout: durationSchema.default(10_000),
+    /** A client must send its complete request headers within this (slowloris bound); bodies are not limited. */
+    headersTimeout: durationSchema.refine((ms) => ms >= 100, 'must be at least 100ms').default(20_000),
+    /** Client authentication (htpasswd users, static bearer tokens); off when absent. */
+    auth: authSchema.optional(),
+    /** Cluster mode on Redis (single flight across replicas); off when absent. */
+    cluster: clusterSchema.optional(),
+  })
+  .superRefine((c, ctx) => {
+    // Without cluster mode each replica evicts by its own view of a shared bucket (digests it never saw
+    // look oldest, the others' deletions never lower its total): refused rather than silently evicting
+    // the newest images. With cluster.redis the view is the cluster's (src/cluster/usage.ts).
+    if (c.storage.driver === 's3' && c.cache.maxAge !== undefined && !c.cluster) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cache', 'maxAge'],
+        message:
+          'not supported on S3 (a replica cannot see the pulls the others serve, so it would evict images still in use); ' +
+          'set cluster.redis (replicas then share access times), use a bucket lifecycle rule, or `pullthrough purge` from one place',
+      });
+    }
+    if (c.storage.driver === 's3' && typeof c.cache.maxSize === 'number' && !c.cluster) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['cache', 'maxSize'],
+        message:
+          "an explicit size is not supported on S3 (replicas sharing the bucket would evict each other's images); " +
+          'set cluster.redis (replicas then evict as one), or use maxSize: none and bound the bucket with a scheduled `pullthrough gc` (or a bucket lifecycle rule)',
+      });
+    }
+  });
 
 export type Config = z.output<typeof configSchema>;
 export type UpstreamConfig = Config['upstreams'][number];
@@ -317,7 +334,8 @@ export function resolveConfig(file: string | undefined, flags: ConfigFlags = {},
   const redis = result.data.cluster?.redis;
   if (redis?.passwordFile) redis.password = readSecret(redis.passwordFile, 'cluster.redis.passwordFile');
   const environment: Record<string, string> = {};
-  for (const o of overrides) if (o.source.startsWith('environment variable ')) environment[o.source.slice('environment variable '.length)] = OVERRIDES[o.setting].key;
+  for (const o of overrides)
+    if (o.source.startsWith('environment variable ')) environment[o.source.slice('environment variable '.length)] = OVERRIDES[o.setting].key;
   return { config: result.data, file: path, environment };
 }
 

@@ -66,7 +66,13 @@ describe('pullthrough check', () => {
     expect(cli.stdout).toMatch(/^storage +filesystem \S+ +ok +\d+ms$/m);
     expect(cli.stdout).toMatch(/^status: ok$/m);
     const asJson = await runCli(['check', '--storage', root, '--upstream', hub.url, '--json']);
-    expect(JSON.parse(asJson.stdout)).toMatchObject({ status: 'ok', checks: [{ name: 'storage', ok: true }, { name: 'upstream docker.io', ok: true }] });
+    expect(JSON.parse(asJson.stdout)).toMatchObject({
+      status: 'ok',
+      checks: [
+        { name: 'storage', ok: true },
+        { name: 'upstream docker.io', ok: true },
+      ],
+    });
   }, 30_000);
 
   test('upstream down: degraded exits 0 (cached content is still served); --strict exits 1', async () => {

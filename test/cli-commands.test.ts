@@ -28,7 +28,10 @@ describe('usage and --help', () => {
   });
 
   test.each(COMMANDS)('`%s --help`: its usage and an example whose flags are all in it, exit 0', async (command) => {
-    for (const args of [[command, '--help'], ['help', command]]) {
+    for (const args of [
+      [command, '--help'],
+      ['help', command],
+    ]) {
       const cli = await runCli(args);
       expect({ code: cli.code, stderr: cli.stderr }).toEqual({ code: 0, stderr: '' });
       expect(cli.stdout).toMatch(new RegExp(`^usage: pullthrough ${command} `, 'm'));
@@ -48,7 +51,9 @@ describe('usage and --help', () => {
   test("the README writes every command `npx pullthrough …`, with flags the command's --help lists", async () => {
     const readme = await readFile(README, 'utf8');
     // Commands in code: each line of a fenced block, each inline `…` span (which may wrap).
-    const code = [...readme.matchAll(/```[a-z]*\n([\s\S]*?)```|`([^`]+)`/g)].flatMap((m) => (m[1] !== undefined ? m[1].split('\n') : [m[2]!.replace(/\n/g, ' ')]));
+    const code = [...readme.matchAll(/```[a-z]*\n([\s\S]*?)```|`([^`]+)`/g)].flatMap((m) =>
+      m[1] !== undefined ? m[1].split('\n') : [m[2]!.replace(/\n/g, ' ')],
+    );
     const lines = code.filter((l) => /\bpullthrough (serve|check|client-config|gc|warm)\b/.test(l));
     expect(lines.length).toBeGreaterThan(5);
     const helps = new Map<string, string>();

@@ -31,7 +31,13 @@ describe('pullthrough serve', () => {
     const config = join(dir, 'config.yaml');
     await writeFile(
       config,
-      ['listen: "127.0.0.1:0"', `storage: { driver: filesystem, filesystem: { root: "${root}" } }`, `upstreams: [{ name: docker.io, url: "${hub.url}" }]`, 'shutdownTimeout: 500ms', ''].join('\n'),
+      [
+        'listen: "127.0.0.1:0"',
+        `storage: { driver: filesystem, filesystem: { root: "${root}" } }`,
+        `upstreams: [{ name: docker.io, url: "${hub.url}" }]`,
+        'shutdownTimeout: 500ms',
+        '',
+      ].join('\n'),
     );
     const server = startCli(['serve', '--config', config]);
     try {
@@ -144,7 +150,10 @@ describe('npm start', () => {
 
 /** Every process below `pid` (children, their children…). */
 function descendants(pid: number): number[] {
-  const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout.split('\n').filter(Boolean).map(Number);
+  const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter(Boolean)
+    .map(Number);
   return children.flatMap((child) => [child, ...descendants(child)]);
 }
 

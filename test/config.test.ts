@@ -29,11 +29,15 @@ describe('config', () => {
   });
 
   test("registry:2's REGISTRY_PROXY_* variables configure the default upstream", () => {
-    const c = loadConfig(undefined, {}, {
-      REGISTRY_PROXY_REMOTEURL: 'https://registry-1.docker.io/',
-      REGISTRY_PROXY_USERNAME: 'me',
-      REGISTRY_PROXY_PASSWORD: 'secret',
-    });
+    const c = loadConfig(
+      undefined,
+      {},
+      {
+        REGISTRY_PROXY_REMOTEURL: 'https://registry-1.docker.io/',
+        REGISTRY_PROXY_USERNAME: 'me',
+        REGISTRY_PROXY_PASSWORD: 'secret',
+      },
+    );
     expect(c.upstreams[0]).toMatchObject({ name: 'docker.io', url: 'https://registry-1.docker.io', username: 'me', password: 'secret' });
   });
 
@@ -61,8 +65,16 @@ describe('config', () => {
   test.each([
     [{}, { PULLTHROUGH_LOG_LEVEL: 'loud' }, /^invalid config from environment variable PULLTHROUGH_LOG_LEVEL: log\.level: .* \(got "loud"\)$/],
     [{ logLevel: 'loud' }, {}, /^invalid config from --log-level: log\.level: .* \(got "loud"\)$/],
-    [{ upstream: 'registry-1.docker.io' }, {}, /^invalid config from --upstream: upstreams\.0\.url: must be an http\(s\) URL such as https:\/\/registry-1\.docker\.io \(got "registry-1\.docker\.io"\)$/],
-    [{}, { REGISTRY_PROXY_REMOTEURL: 'ftp://x' }, /^invalid config from environment variable REGISTRY_PROXY_REMOTEURL: upstreams\.0\.url: .* \(got "ftp:\/\/x"\)$/],
+    [
+      { upstream: 'registry-1.docker.io' },
+      {},
+      /^invalid config from --upstream: upstreams\.0\.url: must be an http\(s\) URL such as https:\/\/registry-1\.docker\.io \(got "registry-1\.docker\.io"\)$/,
+    ],
+    [
+      {},
+      { REGISTRY_PROXY_REMOTEURL: 'ftp://x' },
+      /^invalid config from environment variable REGISTRY_PROXY_REMOTEURL: upstreams\.0\.url: .* \(got "ftp:\/\/x"\)$/,
+    ],
     [{ listen: ':1' }, { PULLTHROUGH_DEBUG_LISTEN: '' }, null],
   ])('an error names the flag or variable that gave the bad value: %j %j', async (flags, env, message) => {
     const file = await yamlFile('log: {level: info}\n');
@@ -79,7 +91,11 @@ describe('config', () => {
   });
 
   test('the environment variables that set something, each with its key (for the start line)', () => {
-    const { environment } = resolveConfig(undefined, { storage: '/flag' }, { PULLTHROUGH_STORAGE: '/env', REGISTRY_PROXY_REMOTEURL: 'https://a', PULLTHROUGH_UPSTREAM: 'https://b' });
+    const { environment } = resolveConfig(
+      undefined,
+      { storage: '/flag' },
+      { PULLTHROUGH_STORAGE: '/env', REGISTRY_PROXY_REMOTEURL: 'https://a', PULLTHROUGH_UPSTREAM: 'https://b' },
+    );
     // PULLTHROUGH_UPSTREAM wins over registry:2's name, so only it is listed.
     expect(environment).toEqual({ PULLTHROUGH_STORAGE: 'storage.filesystem.root', PULLTHROUGH_UPSTREAM: 'upstreams.0.url' });
   });

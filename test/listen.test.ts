@@ -66,11 +66,27 @@ describe('TLS', () => {
     cert = join(dir, 'cert.pem');
     key = join(dir, 'key.pem');
     // A self-signed certificate for every loopback name the tests use (Debian's openssl).
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=localhost',
-      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
-      '-keyout', key, '-out', cert,
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ],
+      { stdio: 'ignore' },
+    );
   });
   afterEach(async () => {
     await m?.close();
@@ -94,7 +110,13 @@ describe('TLS', () => {
   });
 
   test('an unreadable certificate fails at start, naming the key', async () => {
-    const config = configSchema.parse({ listen: '127.0.0.1:0', storage: { driver: 'filesystem', filesystem: { root: join(dir, 'storage') } }, tls: { cert: join(dir, 'missing.pem'), key } });
-    await expect(startServer(config, pino({ level: 'silent' }))).rejects.toThrow(`invalid config: tls.cert: open ${join(dir, 'missing.pem')}: no such file or directory`);
+    const config = configSchema.parse({
+      listen: '127.0.0.1:0',
+      storage: { driver: 'filesystem', filesystem: { root: join(dir, 'storage') } },
+      tls: { cert: join(dir, 'missing.pem'), key },
+    });
+    await expect(startServer(config, pino({ level: 'silent' }))).rejects.toThrow(
+      `invalid config: tls.cert: open ${join(dir, 'missing.pem')}: no such file or directory`,
+    );
   });
 });

@@ -31,7 +31,9 @@ function target(row: Row): string {
 }
 
 function machineLine(m: Machine): string {
-  const packages = Object.entries(m.packages).map(([name, version]) => `${name} ${version}`).join(', ');
+  const packages = Object.entries(m.packages)
+    .map(([name, version]) => `${name} ${version}`)
+    .join(', ');
   return `${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM; ${m.os}, Linux ${m.kernel}; Node ${m.node}; ${packages}; load average at start ${m.loadAverage.join(' ')}`;
 }
 
@@ -68,7 +70,7 @@ export function renderMarkdown(report: Report): string {
   }
   const notes = report.scenarios.flatMap((s) => s.notes.map((note) => `- ${s.title}: ${note}`));
   if (notes.length > 0) lines.push('', 'Notes:', '', ...notes);
-  if (report.logProblems.length > 0) lines.push('', 'Warnings and errors in the mirrors\' logs:', '', ...bullets(report.logProblems));
+  if (report.logProblems.length > 0) lines.push('', "Warnings and errors in the mirrors' logs:", '', ...bullets(report.logProblems));
   if (report.failures.length > 0) lines.push('', 'Failures:', '', ...bullets(report.failures));
   return `${lines.join('\n')}\n`;
 }

@@ -44,7 +44,9 @@ export const coldHerd: Scenario = {
                 const multiple = relay.bytesFromUpstream / herd.size;
                 fetched.add(kind, multiple);
                 times.add(kind, result.seconds);
-                log(`${kind}, run ${runIndex}: ${result.seconds.toFixed(2)} s, upstream sent ${multiple.toFixed(2)}× the blob over ${relay.connections} connection(s)`);
+                log(
+                  `${kind}, run ${runIndex}: ${result.seconds.toFixed(2)} s, upstream sent ${multiple.toFixed(2)}× the blob over ${relay.connections} connection(s)`,
+                );
               },
             );
             if (kind !== 'pullthrough') continue;

@@ -50,7 +50,10 @@ export const coldPull: Scenario = {
       target,
     });
     return {
-      rows: [row('direct from upstream', 'direct', { on: 'ratio', op: '<=', value: 1.2 }), row('distribution proxy (cold)', 'distribution', { on: 'ratio', op: '<=', value: 0.75 })],
+      rows: [
+        row('direct from upstream', 'direct', { on: 'ratio', op: '<=', value: 1.2 }),
+        row('distribution proxy (cold)', 'distribution', { on: 'ratio', op: '<=', value: 0.75 }),
+      ],
       notes: [],
       raw: Object.fromEntries(['direct', ...MIRROR_KINDS].map((s) => [s, times.spread(s)])),
     };

@@ -41,8 +41,10 @@ function manifestRateScenario(number: number, id: string, title: string, byTag: 
           const upstreamRequests = subject === 'upstream' ? undefined : await upstreamLog.countSince(mark, manifestPath, LOAD_USER_AGENT);
           rates.add(subject, result.rps);
           (raw[subject] ??= []).push({ ...result, upstreamRequests });
-          log(`${subject} run ${runIndex}: ${Math.round(result.rps)} req/s, p99 ${result.latencyP99Ms} ms` +
-              (upstreamRequests ? `, upstream manifest requests ${upstreamRequests.total}` : ''));
+          log(
+            `${subject} run ${runIndex}: ${Math.round(result.rps)} req/s, p99 ${result.latencyP99Ms} ms` +
+              (upstreamRequests ? `, upstream manifest requests ${upstreamRequests.total}` : ''),
+          );
           if (result.non2xx + result.errors + result.timeouts > 0) {
             notes.push(`${subject} run ${runIndex}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
           }
@@ -55,10 +57,12 @@ function manifestRateScenario(number: number, id: string, title: string, byTag: 
         const counts = runs.map((r) => r.upstreamRequests!);
         const calls = counts.reduce((sum, c) => sum + c.total, 0);
         const kinds = Object.entries(mergeCounts(counts)).map(([k, n]) => `${n}× ${k}`);
-        notes.push(`${mirror}: ${calls} upstream manifest requests for ${served} served` +
+        notes.push(
+          `${mirror}: ${calls} upstream manifest requests for ${served} served` +
             (calls > 0
               ? ` (${(calls / served).toFixed(2)} per request served: ${kinds.join(', ')}; requests in flight as a run ends reach the upstream but are not counted as served)`
-              : ' (served from cache alone)'));
+              : ' (served from cache alone)'),
+        );
       }
 
       const row = (ref: Subject, target?: Row['target']): Row => ({

@@ -48,7 +48,10 @@ export const warmBlob: Scenario = {
           referenceValue: rates.spread(subject),
           target,
         });
-        rows.push(row('nginx (static file)', 'nginx', { on: 'ratio', op: '>=', value: 0.9 }), row('distribution proxy', 'distribution', { on: 'ratio', op: '>=', value: 1.0 }));
+        rows.push(
+          row('nginx (static file)', 'nginx', { on: 'ratio', op: '>=', value: 0.9 }),
+          row('distribution proxy', 'distribution', { on: 'ratio', op: '>=', value: 1.0 }),
+        );
       }
     } finally {
       rss?.unwatch(fx.warm.pullthrough.pid);

@@ -20,7 +20,8 @@ import { serveMetrics } from './metrics.js';
 import { serveStatus, serveStatusPage } from './status.js';
 
 /** Endpoint families: the `route` label of metrics and request lines, never the raw path. */
-export type RouteName = 'base' | 'catalog' | 'manifest' | 'blob' | 'tags' | 'referrers' | 'upload' | 'healthz' | 'readyz' | 'metrics' | 'status-page' | 'status';
+export type RouteName =
+  'base' | 'catalog' | 'manifest' | 'blob' | 'tags' | 'referrers' | 'upload' | 'healthz' | 'readyz' | 'metrics' | 'status-page' | 'status';
 
 /** What the routes need besides the cache. */
 export interface RouteDeps {

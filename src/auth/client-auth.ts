@@ -120,7 +120,8 @@ function readTokens(path: string): string[] {
   text.split(/\r?\n/).forEach((raw, i) => {
     const line = raw.trim();
     if (line === '' || line.startsWith('#')) return;
-    if (line.length < 16 || /\s/.test(line)) throw new ConfigError(`invalid config: auth.tokensFile: ${path} line ${i + 1}: a token must be at least 16 characters, without spaces`);
+    if (line.length < 16 || /\s/.test(line))
+      throw new ConfigError(`invalid config: auth.tokensFile: ${path} line ${i + 1}: a token must be at least 16 characters, without spaces`);
     tokens.push(line);
   });
   return tokens;

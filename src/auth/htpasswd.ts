@@ -25,7 +25,8 @@ export function readHtpasswd(path: string, key = 'auth.htpasswd'): Map<string, s
     const user = colon > 0 ? line.slice(0, colon) : '';
     const where = `invalid config: ${key}: ${path} line ${i + 1}`;
     if (!user) throw new ConfigError(`${where}: expected user:hash`);
-    if (!BCRYPT.test(line.slice(colon + 1))) throw new ConfigError(`${where}: user ${JSON.stringify(user)} has no bcrypt hash (create entries with htpasswd -B)`);
+    if (!BCRYPT.test(line.slice(colon + 1)))
+      throw new ConfigError(`${where}: user ${JSON.stringify(user)} has no bcrypt hash (create entries with htpasswd -B)`);
     if (users.has(user)) throw new ConfigError(`${where}: user ${JSON.stringify(user)} appears twice`);
     users.set(user, line.slice(colon + 1));
   });

@@ -160,7 +160,11 @@ export class PullThroughBlobs {
       if (this.joinable.get(digest.value) === fetch) this.joinable.delete(digest.value);
     };
     fetch.done.then(forget, forget);
-    if (lease) fetch.done.then(() => lease.release(true), () => lease.release(false));
+    if (lease)
+      fetch.done.then(
+        () => lease.release(true),
+        () => lease.release(false),
+      );
     return fetch;
   }
 

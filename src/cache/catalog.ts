@@ -15,9 +15,7 @@ export class Catalog {
   ) {}
 
   async list(n: number | undefined, last: string | undefined): Promise<{ items: string[]; more: boolean }> {
-    const names = (await listRepositories(this.storage)).map(({ upstream, name }) =>
-      upstream === this.router.default.name ? name : `${upstream}/${name}`,
-    );
+    const names = (await listRepositories(this.storage)).map(({ upstream, name }) => (upstream === this.router.default.name ? name : `${upstream}/${name}`));
     return paginate(names.sort(), n, last);
   }
 }

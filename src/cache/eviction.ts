@@ -179,7 +179,10 @@ export class Evictor {
     if (started - this.lastReconcile < RECONCILE_EVERY_MS) return;
     this.lastReconcile = started;
     const listed = await listStoredBlobs(this.storage);
-    await this.usage.reconcile(listed.map((b) => ({ digest: b.digest.value, size: b.size, modifiedAt: b.modifiedAt })), started);
+    await this.usage.reconcile(
+      listed.map((b) => ({ digest: b.digest.value, size: b.size, modifiedAt: b.modifiedAt })),
+      started,
+    );
   }
 
   private ageRoundDue(): boolean {

@@ -55,7 +55,10 @@ export async function collectGarbage(storage: StorageDriver, opts: GcOptions): P
     const linked = new Map<CachedRepository, Digest[]>();
     for (const repo of repos) {
       const digests = await listManifestDigests(storage, repo);
-      linked.set(repo, digests.filter((d) => !opts.without?.has(`${repo.upstream}/${repo.name}@${d.value}`)));
+      linked.set(
+        repo,
+        digests.filter((d) => !opts.without?.has(`${repo.upstream}/${repo.name}@${d.value}`)),
+      );
     }
     const marker = new Marker(storage, new Set([...linked.values()].flat().map((d) => d.value)));
 

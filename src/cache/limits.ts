@@ -15,22 +15,14 @@ export interface ResolvedLimits extends EvictionLimits {
  * (no index is kept then).
  * `auto` needs the bytes already cached, so it is resolved with the index's total once loaded.
  */
-export async function resolveLimits(
-  storage: StorageDriver,
-  config: Config['cache'],
-  cachedBytes: () => Promise<number>,
-): Promise<ResolvedLimits | undefined> {
+export async function resolveLimits(storage: StorageDriver, config: Config['cache'], cachedBytes: () => Promise<number>): Promise<ResolvedLimits | undefined> {
   const size = await resolveSize(storage, config, cachedBytes);
   if (config.maxAge === undefined) return size;
   const age = `maxAge ${Math.round(config.maxAge / 3_600_000)}h`;
   return { ...size, maxAgeMs: config.maxAge, description: size ? `${size.description}, ${age}` : age };
 }
 
-async function resolveSize(
-  storage: StorageDriver,
-  config: Config['cache'],
-  cachedBytes: () => Promise<number>,
-): Promise<ResolvedLimits | undefined> {
+async function resolveSize(storage: StorageDriver, config: Config['cache'], cachedBytes: () => Promise<number>): Promise<ResolvedLimits | undefined> {
   const minFreeBytes = config.minFreeSpace;
   if (config.maxSize === 'none') {
     return minFreeBytes === undefined ? undefined : { minFreeBytes, description: `minFreeSpace ${gib(minFreeBytes)}` };

@@ -112,7 +112,11 @@ export class PullThroughManifests {
       return { tag: record, cache: 'stale' };
     }
     try {
-      const { result, joined } = this.revalidations.run(`${upstream.name}/${name}:${tag}`, () => this.revalidate(route, tag, record), () => revalidatedBy(this.local, route, tag, record));
+      const { result, joined } = this.revalidations.run(
+        `${upstream.name}/${name}:${tag}`,
+        () => this.revalidate(route, tag, record),
+        () => revalidatedBy(this.local, route, tag, record),
+      );
       const confirmed = await result;
       return confirmed ? { tag: confirmed, cache: joined ? 'coalesced' : 'revalidated' } : undefined;
     } catch (err) {
@@ -128,12 +132,16 @@ export class PullThroughManifests {
    */
   private revalidateInBackground(route: Route, tag: string, record: TagRecord): void {
     const { upstream, name } = route;
-    const { result, joined } = this.revalidations.run(`${upstream.name}/${name}:${tag}`, async () => {
-      const confirmed = await this.revalidate(route, tag, record);
-      if (confirmed) return confirmed;
-      await this.fetch(route, tag);
-      return undefined;
-    }, () => revalidatedBy(this.local, route, tag, record));
+    const { result, joined } = this.revalidations.run(
+      `${upstream.name}/${name}:${tag}`,
+      async () => {
+        const confirmed = await this.revalidate(route, tag, record);
+        if (confirmed) return confirmed;
+        await this.fetch(route, tag);
+        return undefined;
+      },
+      () => revalidatedBy(this.local, route, tag, record),
+    );
     if (joined) return;
     result.catch((err: unknown) => {
       if (isNotFound(err)) {
@@ -141,7 +149,10 @@ export class PullThroughManifests {
       } else if (err instanceof UpstreamError) {
         if (!err.heldBack) this.log.warn({ upstream: upstream.name, repository: name, tag, err: err.message }, 'upstream failed; serving stale tag');
       } else {
-        this.log.error({ upstream: upstream.name, repository: name, tag, err: err instanceof Error ? err.message : String(err) }, 'background revalidation failed');
+        this.log.error(
+          { upstream: upstream.name, repository: name, tag, err: err instanceof Error ? err.message : String(err) },
+          'background revalidation failed',
+        );
       }
     });
   }
@@ -166,25 +177,29 @@ export class PullThroughManifests {
   /** One upstream GET per (upstream, repository, reference) at a time; stores bytes, link and tag. */
   private async fetch(route: Route, ref: string): Promise<ManifestResult> {
     const { upstream, name } = route;
-    const { result, joined } = this.fetches.run(`${upstream.name}/${name}@${ref}`, async () => {
-      const remote = await this.unlessNotFound(route, ref, () => upstream.client.getManifest(name, ref));
-      if (ref.includes(':') && remote.digest !== ref) {
-        throw UpstreamError.protocol(upstream.name, `manifest ${name}@${ref} arrived with digest ${remote.digest}`);
-      }
-      await this.keep(route, ref, async () => {
-        await this.local.put(upstream.name, name, remote);
-        this.usage?.add(remote.digest, remote.body.length);
-        if (!ref.includes(':')) {
-          await this.local.putTag(upstream.name, name, ref, {
-            digest: remote.digest,
-            mediaType: remote.mediaType,
-            size: remote.body.length,
-            checkedAt: this.now(),
-          });
+    const { result, joined } = this.fetches.run(
+      `${upstream.name}/${name}@${ref}`,
+      async () => {
+        const remote = await this.unlessNotFound(route, ref, () => upstream.client.getManifest(name, ref));
+        if (ref.includes(':') && remote.digest !== ref) {
+          throw UpstreamError.protocol(upstream.name, `manifest ${name}@${ref} arrived with digest ${remote.digest}`);
         }
-      });
-      return remote;
-    }, () => fetchedBy(this.local, route, ref));
+        await this.keep(route, ref, async () => {
+          await this.local.put(upstream.name, name, remote);
+          this.usage?.add(remote.digest, remote.body.length);
+          if (!ref.includes(':')) {
+            await this.local.putTag(upstream.name, name, ref, {
+              digest: remote.digest,
+              mediaType: remote.mediaType,
+              size: remote.body.length,
+              checkedAt: this.now(),
+            });
+          }
+        });
+        return remote;
+      },
+      () => fetchedBy(this.local, route, ref),
+    );
     return { manifest: await result, cache: joined ? 'coalesced' : 'miss' };
   }
 
@@ -211,7 +226,10 @@ export class PullThroughManifests {
       await write();
     } catch (err) {
       if (!(err instanceof StorageError)) throw err;
-      this.log.error({ err: err.message, upstream: route.upstream.name, repository: route.name, reference: ref }, 'cannot store manifest; passing it through uncached');
+      this.log.error(
+        { err: err.message, upstream: route.upstream.name, repository: route.name, reference: ref },
+        'cannot store manifest; passing it through uncached',
+      );
     }
   }
 }

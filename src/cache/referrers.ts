@@ -63,7 +63,11 @@ export class PullThroughReferrers {
       return answer(manifests, joined ? 'coalesced' : cached ? 'revalidated' : 'miss');
     } catch (err) {
       if (!(err instanceof UpstreamError) || !cached) throw err;
-      if (!err.heldBack) this.log.warn({ upstream: route.upstream.name, repository: route.name, subject: subject.value, err: err.message }, 'upstream failed; serving stale referrers');
+      if (!err.heldBack)
+        this.log.warn(
+          { upstream: route.upstream.name, repository: route.name, subject: subject.value, err: err.message },
+          'upstream failed; serving stale referrers',
+        );
       return answer(cached.manifests, 'stale');
     }
   }
@@ -80,7 +84,10 @@ export class PullThroughReferrers {
       await this.storage.put(paths.referrers(upstream.name, name, subject), Buffer.from(JSON.stringify(fresh)));
     } catch (err) {
       if (!(err instanceof StorageError)) throw err;
-      this.log.error({ err: err.message, upstream: upstream.name, repository: name, subject: subject.value }, 'cannot store referrers; passing them through uncached');
+      this.log.error(
+        { err: err.message, upstream: upstream.name, repository: name, subject: subject.value },
+        'cannot store referrers; passing them through uncached',
+      );
     }
     return fresh.manifests;
   }

@@ -13,9 +13,7 @@ export function dockerConfig(options: ClientConfigOptions): ClientConfig {
   // dockerd talks plain HTTP, or skips TLS verification, only to hosts listed here.
   if (insecure) daemon['insecure-registries'] = [mirror.host];
 
-  const notes = [
-    `merge these keys into any existing ${DOCKER_DAEMON_JSON}, then restart dockerd (systemctl restart docker)`,
-  ];
+  const notes = [`merge these keys into any existing ${DOCKER_DAEMON_JSON}, then restart dockerd (systemctl restart docker)`];
   const others = upstreams.filter((name) => name !== DOCKER_HUB);
   if (others.length > 0) {
     notes.push(

@@ -13,12 +13,7 @@ const KIND_HOSTS_DIR = 'certs.d';
  */
 export function kindConfig(options: ClientConfigOptions): ClientConfig {
   const hosts = hostsTomlFiles(KIND_HOSTS_DIR, 'kind', options);
-  const mount = [
-    '    extraMounts:',
-    `      - hostPath: ./${KIND_HOSTS_DIR}`,
-    `        containerPath: ${CONTAINERD_CERTS_D}`,
-    '        readOnly: true',
-  ];
+  const mount = ['    extraMounts:', `      - hostPath: ./${KIND_HOSTS_DIR}`, `        containerPath: ${CONTAINERD_CERTS_D}`, '        readOnly: true'];
   const cluster = [
     `# A kind cluster pulling through pullthrough at ${options.mirror.base} (written by \`pullthrough client-config kind\`).`,
     `# Run from this directory: kind create cluster --config ${KIND_CLUSTER_CONFIG}`,

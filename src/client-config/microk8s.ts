@@ -8,8 +8,6 @@ export const MICROK8S_CERTS_D = '/var/snap/microk8s/current/args/certs.d';
 export function microk8sConfig(options: ClientConfigOptions): ClientConfig {
   return {
     files: hostsTomlFiles(MICROK8S_CERTS_D, 'microk8s', options),
-    notes: [
-      'microk8s (1.23 and later) reads hosts.toml on every pull, no restart needed; repeat on every node of the cluster',
-    ],
+    notes: ['microk8s (1.23 and later) reads hosts.toml on every pull, no restart needed; repeat on every node of the cluster'],
   };
 }

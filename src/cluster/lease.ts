@@ -197,7 +197,10 @@ export class Lease {
     /** Someone committed this key within the last few seconds: the result may be in storage already. */
     readonly recentCommit: boolean,
   ) {
-    this.heartbeat = setInterval(() => (this.beating ??= this.beat().finally(() => (this.beating = undefined))), Math.max(100, Math.floor(redis.leaseTime / 3)));
+    this.heartbeat = setInterval(
+      () => (this.beating ??= this.beat().finally(() => (this.beating = undefined))),
+      Math.max(100, Math.floor(redis.leaseTime / 3)),
+    );
     this.heartbeat.unref();
   }
 

@@ -21,12 +21,7 @@ export async function fetchedBy(store: ManifestStore, route: Route, ref: string)
  * then fetches the new manifest, which that replica stored). Undefined overall: nothing newer to
  * read (its HEAD failed, or the tag was forgotten), so the waiter revalidates itself.
  */
-export async function revalidatedBy(
-  store: ManifestStore,
-  route: Route,
-  tag: string,
-  record: TagRecord,
-): Promise<{ value: TagRecord | undefined } | undefined> {
+export async function revalidatedBy(store: ManifestStore, route: Route, tag: string, record: TagRecord): Promise<{ value: TagRecord | undefined } | undefined> {
   const current = await store.getTag(route.upstream.name, route.name, tag);
   if (!current) return undefined;
   if (current.digest !== record.digest) return { value: undefined };

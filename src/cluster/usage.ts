@@ -165,7 +165,10 @@ export class ClusterUsageIndex extends UsageIndex {
       this.redis.fallback('eviction', err);
       return work();
     }
-    const heartbeat = setInterval(() => this.send('eviction', (c) => c.eval(EXTEND, 1, this.keys.lease, token, this.redis.leaseTime)), this.redis.leaseTime / 3);
+    const heartbeat = setInterval(
+      () => this.send('eviction', (c) => c.eval(EXTEND, 1, this.keys.lease, token, this.redis.leaseTime)),
+      this.redis.leaseTime / 3,
+    );
     try {
       return await work();
     } finally {

@@ -35,7 +35,11 @@ export class Metrics {
   /** The stored-blob gauges' values. */
   readonly stored = { objects: 0, bytes: 0 };
 
-  private readonly httpRequests = this.counter('pullthrough_http_requests_total', 'Client requests by endpoint family, method and status.', ['route', 'method', 'status']);
+  private readonly httpRequests = this.counter('pullthrough_http_requests_total', 'Client requests by endpoint family, method and status.', [
+    'route',
+    'method',
+    'status',
+  ]);
   private readonly httpBytes = this.counter('pullthrough_http_response_bytes_total', 'Response body bytes sent to clients, by endpoint family.', ['route']);
   private readonly httpSeconds = new Histogram({
     name: 'pullthrough_http_request_duration_seconds',
@@ -46,7 +50,7 @@ export class Metrics {
   });
   private readonly cacheRequests = this.counter(
     'pullthrough_cache_requests_total',
-    'Cache outcomes of manifest, blob and tags requests: hit, miss, coalesced (waited for another request\'s fetch), stale (a tag past its TTL, served while revalidated in the background or because the upstream failed), revalidated, upstream (passed through, not cached).',
+    "Cache outcomes of manifest, blob and tags requests: hit, miss, coalesced (waited for another request's fetch), stale (a tag past its TTL, served while revalidated in the background or because the upstream failed), revalidated, upstream (passed through, not cached).",
     ['kind', 'result'],
   );
   private readonly servedBytes = this.counter(
@@ -54,8 +58,15 @@ export class Metrics {
     'Manifest and blob bytes sent to clients; source="cache" came from storage, source="upstream" from a fetch made for that request.',
     ['kind', 'source'],
   );
-  private readonly upstreamBytesTotal = this.counter('pullthrough_upstream_bytes_total', 'Manifest and blob bytes received from upstreams.', ['upstream', 'kind']);
-  private readonly fetchesInFlight = this.gauge('pullthrough_upstream_fetches_in_flight', 'Manifest and blob fetches from upstreams running now (coalesced requests share one).', ['kind']);
+  private readonly upstreamBytesTotal = this.counter('pullthrough_upstream_bytes_total', 'Manifest and blob bytes received from upstreams.', [
+    'upstream',
+    'kind',
+  ]);
+  private readonly fetchesInFlight = this.gauge(
+    'pullthrough_upstream_fetches_in_flight',
+    'Manifest and blob fetches from upstreams running now (coalesced requests share one).',
+    ['kind'],
+  );
   private readonly upstreamRequests = this.counter(
     'pullthrough_upstream_requests_total',
     'HTTP exchanges with upstreams (each redirect hop counts), by kind, method and status ("error" when no response arrived).',
@@ -68,10 +79,22 @@ export class Metrics {
     buckets: SECONDS,
     registers: [this.registry],
   });
-  private readonly rateLimitLimit = this.gauge('pullthrough_upstream_ratelimit_limit', 'The last ratelimit-limit an upstream sent (Docker Hub: pulls per window).', ['upstream']);
-  private readonly rateLimitRemaining = this.gauge('pullthrough_upstream_ratelimit_remaining', 'The last ratelimit-remaining an upstream sent: alert on this before the upstream answers 429.', ['upstream']);
-  private readonly rateLimitWindow = this.gauge('pullthrough_upstream_ratelimit_window_seconds', 'The window of the last rate limit an upstream sent (w=…).', ['upstream']);
-  private readonly rateLimited = this.counter('pullthrough_upstream_rate_limited_total', '429 Too Many Requests answers received from upstreams.', ['upstream']);
+  private readonly rateLimitLimit = this.gauge(
+    'pullthrough_upstream_ratelimit_limit',
+    'The last ratelimit-limit an upstream sent (Docker Hub: pulls per window).',
+    ['upstream'],
+  );
+  private readonly rateLimitRemaining = this.gauge(
+    'pullthrough_upstream_ratelimit_remaining',
+    'The last ratelimit-remaining an upstream sent: alert on this before the upstream answers 429.',
+    ['upstream'],
+  );
+  private readonly rateLimitWindow = this.gauge('pullthrough_upstream_ratelimit_window_seconds', 'The window of the last rate limit an upstream sent (w=…).', [
+    'upstream',
+  ]);
+  private readonly rateLimited = this.counter('pullthrough_upstream_rate_limited_total', '429 Too Many Requests answers received from upstreams.', [
+    'upstream',
+  ]);
   private readonly upstreamUp = this.gauge(
     'pullthrough_upstream_up',
     'Whether an upstream URL answered lately (1) or is held down after a failure (0): while 0, cached answers are served without asking it.',
@@ -101,7 +124,7 @@ export class Metrics {
   );
   private readonly clusterCoalesced = this.counter(
     'pullthrough_cluster_coalesced_total',
-    'Cluster mode: lease waits answered by another replica\'s commit (no upstream request from this replica), by kind.',
+    "Cluster mode: lease waits answered by another replica's commit (no upstream request from this replica), by kind.",
     ['kind'],
   );
   private readonly clusterTakeovers = this.counter(
@@ -109,7 +132,11 @@ export class Metrics {
     'Cluster mode: leases taken over after their holder let them lapse without a commit (it died, or failed), by kind.',
     ['kind'],
   );
-  private readonly storageErrors = this.counter('pullthrough_storage_errors_total', 'Failed storage operations, by driver and operation (not-found is not a failure).', ['driver', 'operation']);
+  private readonly storageErrors = this.counter(
+    'pullthrough_storage_errors_total',
+    'Failed storage operations, by driver and operation (not-found is not a failure).',
+    ['driver', 'operation'],
+  );
   private readonly storageSeconds = new Histogram({
     name: 'pullthrough_storage_operation_duration_seconds',
     help: 'Storage operation latency by driver and operation (write is per chunk).',

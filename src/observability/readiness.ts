@@ -51,7 +51,13 @@ export function unopenedStorageCheck(error: string, target: string): Check {
 /** An upstream that is down only degrades: everything cached is still served. */
 export function upstreamCheck(upstream: Upstream): Check {
   const warning = upstream.insecureSkipVerify ? 'insecureSkipVerify: the upstream certificate is not verified' : undefined;
-  return { name: `upstream ${upstream.name}`, target: upstream.url, critical: false, ...(warning ? { warning } : {}), run: (signal) => upstream.client.ping(signal) };
+  return {
+    name: `upstream ${upstream.name}`,
+    target: upstream.url,
+    critical: false,
+    ...(warning ? { warning } : {}),
+    run: (signal) => upstream.client.ping(signal),
+  };
 }
 
 /**
@@ -100,7 +106,14 @@ async function runOne(check: Check, timeoutMs: number): Promise<CheckResult> {
     clearTimeout(timer);
   }
   const ms = Math.round(performance.now() - started);
-  return { name: check.name, target: check.target, ok: error === undefined, ms, ...(error === undefined ? {} : { error }), ...(check.warning ? { warning: check.warning } : {}) };
+  return {
+    name: check.name,
+    target: check.target,
+    ok: error === undefined,
+    ms,
+    ...(error === undefined ? {} : { error }),
+    ...(check.warning ? { warning: check.warning } : {}),
+  };
 }
 
 /** Concurrent callers share one run, so a burst of probes costs one round of checks. */

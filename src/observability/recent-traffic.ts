@@ -4,7 +4,6 @@ import type { CacheStatus } from '../cache/status.js';
 const MINUTES = 60;
 const MINUTE_MS = 60_000;
 
-
 type CacheKind = 'manifest' | 'blob';
 
 interface UpstreamTraffic {

@@ -32,7 +32,9 @@ export async function purgeCommand(args: string[]): Promise<void> {
     const verb = dryRun ? 'would remove' : 'removed';
     for (const link of report.unlinked) console.log(`${verb} ${link}`);
     for (const blob of report.sweep.removed) console.log(`${verb} ${blob.digest} ${formatBytes(blob.size)}`);
-    console.log(`${verb} ${report.unlinked.length} tags/links and ${report.sweep.removed.length} blobs (${formatBytes(report.sweep.freedBytes)}); blobs other cached images use stay`);
+    console.log(
+      `${verb} ${report.unlinked.length} tags/links and ${report.sweep.removed.length} blobs (${formatBytes(report.sweep.freedBytes)}); blobs other cached images use stay`,
+    );
   } finally {
     await router.close();
   }

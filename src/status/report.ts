@@ -100,7 +100,11 @@ export class StatusReporter {
       cache: {
         repositories: repositories.length,
         ...(inventory.error ? { error: inventory.error } : {}),
-        upstreams: perUpstream(repositories, mirror.router.upstreams.map((u) => u.name)), listed: repositories.slice(0, MAX_LISTED),
+        upstreams: perUpstream(
+          repositories,
+          mirror.router.upstreams.map((u) => u.name),
+        ),
+        listed: repositories.slice(0, MAX_LISTED),
       },
       traffic: {
         minutes: traffic.minutes,

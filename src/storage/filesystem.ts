@@ -2,7 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { NotFoundError, type ByteRange, type ListedObject, type ObjectInfo, type StorageDriver, type StorageHealth, type StorageSpace, type StorageWriter } from './driver.js';
+import {
+  NotFoundError,
+  type ByteRange,
+  type ListedObject,
+  type ObjectInfo,
+  type StorageDriver,
+  type StorageHealth,
+  type StorageSpace,
+  type StorageWriter,
+} from './driver.js';
 import { TempFile } from './temp-file.js';
 import { osErrorText } from './os-error.js';
 

@@ -25,7 +25,10 @@ export const s3StorageSchema = z.strictObject({
         .string()
         .default('')
         .transform((p) => p.replace(/^\/+|\/+$/g, ''))
-        .refine((p) => p === '' || (SEGMENTS.test(p) && !p.split('/').some((s) => s === '.' || s === '..')), 'must be a relative path such as "mirror" or "team/mirror"'),
+        .refine(
+          (p) => p === '' || (SEGMENTS.test(p) && !p.split('/').some((s) => s === '.' || s === '..')),
+          'must be a relative path such as "mirror" or "team/mirror"',
+        ),
       /** Static credentials; both or neither. Absent: the standard AWS chain (AWS_* env, profiles, IMDS, IRSA). */
       accessKeyId: z.string().min(1).optional(),
       secretAccessKey: z.string().min(1).optional(),
@@ -34,9 +37,7 @@ export const s3StorageSchema = z.strictObject({
        * requires equal parts); an upload may have 10,000 parts, so this caps one blob at 10,000 ×
        * partSize (244 GiB at the default). Memory per upload is about partSize × queueSize.
        */
-      partSize: sizeSchema
-        .refine((n) => n >= MIN_PART_SIZE, 'must be at least 5MiB, the smallest part S3 accepts')
-        .default(25 * MiB),
+      partSize: sizeSchema.refine((n) => n >= MIN_PART_SIZE, 'must be at least 5MiB, the smallest part S3 accepts').default(25 * MiB),
       /** Parts of one upload sent at once. */
       queueSize: z.number().int().min(1).max(64).default(4),
       /**
@@ -48,9 +49,7 @@ export const s3StorageSchema = z.strictObject({
       /** true: blob GETs answer 307 to a presigned S3 URL instead of proxying the bytes. */
       redirect: z.boolean().default(false),
       /** How long a presigned URL stays valid (ms; accepts "20m"). S3 allows at most 7 days. */
-      redirectExpiry: durationSchema
-        .refine((ms) => ms >= 1000 && ms <= 7 * 86_400_000, 'must be between 1s and 7d')
-        .default(20 * 60_000),
+      redirectExpiry: durationSchema.refine((ms) => ms >= 1000 && ms <= 7 * 86_400_000, 'must be between 1s and 7d').default(20 * 60_000),
     })
     .refine((s) => (s.accessKeyId === undefined) === (s.secretAccessKey === undefined), {
       error: 'accessKeyId and secretAccessKey go together (or leave both out for the AWS credential chain)',

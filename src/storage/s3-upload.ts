@@ -62,7 +62,7 @@ export class MultipartWriter implements Pick<StorageWriter, 'write' | 'commit' |
 
   async write(chunk: Uint8Array): Promise<void> {
     this.check('write');
-    for (let offset = 0; offset < chunk.byteLength; ) {
+    for (let offset = 0; offset < chunk.byteLength;) {
       if (this.parts.length === MAX_PARTS) {
         const tooLarge = new Error(`object larger than ${MAX_PARTS} parts of ${this.partSize} bytes (S3's limit): raise storage.s3.partSize`);
         this.failure = { error: tooLarge };
@@ -87,16 +87,12 @@ export class MultipartWriter implements Pick<StorageWriter, 'write' | 'commit' |
     const { bucket: Bucket } = this.s3;
     if (this.parts.length === 0) {
       const Body = this.take();
-      await call(() =>
-        this.s3.client.send(new PutObjectCommand({ Bucket, Key: this.key, Body, ContentLength: Body.length, ContentType: CONTENT_TYPE })),
-      );
+      await call(() => this.s3.client.send(new PutObjectCommand({ Bucket, Key: this.key, Body, ContentLength: Body.length, ContentType: CONTENT_TYPE })));
     } else {
       if (this.buffered > 0) this.sendPart();
       const Parts = await Promise.all(this.parts);
       const UploadId = await this.uploadId!;
-      await call(() =>
-        this.s3.client.send(new CompleteMultipartUploadCommand({ Bucket, Key: this.key, UploadId, MultipartUpload: { Parts } })),
-      );
+      await call(() => this.s3.client.send(new CompleteMultipartUploadCommand({ Bucket, Key: this.key, UploadId, MultipartUpload: { Parts } })));
     }
     this.state = 'committed';
   }

@@ -6,7 +6,11 @@ import { forEachStoredBlob } from './blob-listing.js';
  * stored-blob gauges, counted once at start. Blobs committed after `before` are left out because
  * withDriverBase counts those as they commit. `stopped()` ends the walk early (shutdown).
  */
-export async function countStoredBlobs(storage: StorageDriver, before: Date, stopped: () => boolean = () => false): Promise<{ objects: number; bytes: number }> {
+export async function countStoredBlobs(
+  storage: StorageDriver,
+  before: Date,
+  stopped: () => boolean = () => false,
+): Promise<{ objects: number; bytes: number }> {
   let objects = 0;
   let bytes = 0;
   await forEachStoredBlob(

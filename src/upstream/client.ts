@@ -184,10 +184,12 @@ export class UpstreamClient {
       return undefined;
     }
     await this.expectOk(res, repository, what, (said) => manifestUnknown(repository, digest, said));
-    return readLimited(res.body, MAX_MANIFEST_BYTES, () => UpstreamError.protocol(this.name, `${what} is over the ${MAX_MANIFEST_BYTES}-byte limit`)).catch((err: unknown) => {
-      if (err instanceof RegistryError) throw err;
-      throw UpstreamError.unreachable(this.name, what, err);
-    });
+    return readLimited(res.body, MAX_MANIFEST_BYTES, () => UpstreamError.protocol(this.name, `${what} is over the ${MAX_MANIFEST_BYTES}-byte limit`)).catch(
+      (err: unknown) => {
+        if (err instanceof RegistryError) throw err;
+        throw UpstreamError.unreachable(this.name, what, err);
+      },
+    );
   }
 
   /** `fallback`: the caller has cached tags to list if the upstream is down. */
@@ -197,17 +199,20 @@ export class UpstreamClient {
     if (last !== undefined) query.set('last', last);
     const qs = query.size > 0 ? `?${query}` : '';
     const res = await this.send(repository, `tags/list${qs}`, { method: 'GET', kind: 'tags', fallback });
-    await this.expectOk(res, repository, `tags of ${repository}`, (said) => notFound('NAME_UNKNOWN', 'repository name not known to registry', said, { name: repository }));
-    const text = await readLimited(res.body, MAX_MANIFEST_BYTES, () => UpstreamError.protocol(this.name, `tags of ${repository}: over the ${MAX_MANIFEST_BYTES}-byte limit`)).catch(
-      (err: unknown) => {
-        if (err instanceof RegistryError) throw err;
-        throw UpstreamError.unreachable(this.name, `tags of ${repository}`, err);
-      },
+    await this.expectOk(res, repository, `tags of ${repository}`, (said) =>
+      notFound('NAME_UNKNOWN', 'repository name not known to registry', said, { name: repository }),
     );
+    const text = await readLimited(res.body, MAX_MANIFEST_BYTES, () =>
+      UpstreamError.protocol(this.name, `tags of ${repository}: over the ${MAX_MANIFEST_BYTES}-byte limit`),
+    ).catch((err: unknown) => {
+      if (err instanceof RegistryError) throw err;
+      throw UpstreamError.unreachable(this.name, `tags of ${repository}`, err);
+    });
     const json = parseJson(text);
     const parsed = tagList.safeParse(json);
     // Not an empty list: the caller then lists the tags it has cached, as for any upstream failure.
-    if (!parsed.success) throw UpstreamError.protocol(this.name, `tags of ${repository}: ${json === undefined ? 'not JSON' : `not a tag list (${issueText(parsed.error)})`}`);
+    if (!parsed.success)
+      throw UpstreamError.protocol(this.name, `tags of ${repository}: ${json === undefined ? 'not JSON' : `not a tag list (${issueText(parsed.error)})`}`);
     return { tags: parsed.data.tags ?? [], more: /rel="?next"?/.test(header(res.headers, H.link.toLowerCase()) ?? '') };
   }
 

@@ -99,7 +99,13 @@ export class UpstreamError extends RegistryError {
         true,
       );
     }
-    return new UpstreamError('UNAVAILABLE', `upstream ${upstream} is down (${what} not sent; last failure: ${refusal.reason}); next try in ${retryIn}s`, {}, undefined, true);
+    return new UpstreamError(
+      'UNAVAILABLE',
+      `upstream ${upstream} is down (${what} not sent; last failure: ${refusal.reason}); next try in ${retryIn}s`,
+      {},
+      undefined,
+      true,
+    );
   }
 
   static protocol(upstream: string, message: string): UpstreamError {

@@ -62,7 +62,11 @@ export class UpstreamRouter {
     }));
     for (const u of this.upstreams) {
       this.byName.set(u.name, u);
-      if (u.insecureSkipVerify) log?.warn({ upstream: u.name, url: u.url }, 'upstream TLS certificate is NOT verified (tls.insecureSkipVerify): anyone on the path can impersonate it and serve unverified tags');
+      if (u.insecureSkipVerify)
+        log?.warn(
+          { upstream: u.name, url: u.url },
+          'upstream TLS certificate is NOT verified (tls.insecureSkipVerify): anyone on the path can impersonate it and serve unverified tags',
+        );
     }
   }
 
@@ -106,14 +110,23 @@ export class UpstreamRouter {
 
   private unknown(host: string): RegistryError {
     const configured = this.upstreams.map((u) => u.name).join(', ');
-    return new RegistryError('NAME_UNKNOWN', `registry ${host} is not an upstream of this mirror (configured: ${configured})`, {}, { registry: host.slice(0, 255) });
+    return new RegistryError(
+      'NAME_UNKNOWN',
+      `registry ${host} is not an upstream of this mirror (configured: ${configured})`,
+      {},
+      { registry: host.slice(0, 255) },
+    );
   }
 }
 
 /** Once per state change: a down upstream is a warning (cached content is still served), recovery is info. */
 function logHealthChange(log: Logger, upstream: string, change: HealthChange): void {
   if (change.up) log.info({ upstream, url: change.url }, 'upstream is up again');
-  else log.warn({ upstream, url: change.url, reason: change.reason, nextProbeAt: new Date(change.nextProbeAt!).toISOString() }, 'upstream is down; serving cached content without asking it until a probe succeeds');
+  else
+    log.warn(
+      { upstream, url: change.url, reason: change.reason, nextProbeAt: new Date(change.nextProbeAt!).toISOString() },
+      'upstream is down; serving cached content without asking it until a probe succeeds',
+    );
 }
 
 /** Docker Hub keeps official images under `library/`; clients may leave it out. */

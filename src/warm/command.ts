@@ -31,7 +31,11 @@ export async function warmCommand(args: string[]): Promise<void> {
       concurrency: { type: 'string', default: '4' },
     },
   });
-  const listed = values.from ? readFileSync(values.from, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()) : [];
+  const listed = values.from
+    ? readFileSync(values.from, 'utf8')
+        .split('\n')
+        .map((l) => l.replace(/#.*/, '').trim())
+    : [];
   const refs = [...positionals, ...listed].filter(Boolean).map(parseImage);
   if (refs.length === 0) throw new Error(`no images given\n\n${WARM_USAGE}`);
   const concurrency = Number(values.concurrency);

@@ -19,9 +19,5 @@ export function hostPlatform(): Platform {
 
 /** A wanted platform matches when os and architecture agree, and the variant if it names one. */
 export function platformMatches(wanted: Platform, actual: Partial<Platform> | undefined): boolean {
-  return (
-    actual?.os === wanted.os &&
-    actual.architecture === wanted.architecture &&
-    (wanted.variant === undefined || actual.variant === wanted.variant)
-  );
+  return actual?.os === wanted.os && actual.architecture === wanted.architecture && (wanted.variant === undefined || actual.variant === wanted.variant);
 }

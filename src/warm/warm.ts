@@ -52,19 +52,17 @@ export async function warmImages(mirror: MirrorCache, refs: ImageRef[], opts: Wa
   return Promise.all(refs.map((ref) => warmImage(mirror, ref, opts, progress, limit)));
 }
 
-async function warmImage(
-  mirror: MirrorCache,
-  ref: ImageRef,
-  opts: WarmOptions,
-  progress: WarmProgress,
-  limit: ReturnType<typeof pLimit>,
-): Promise<WarmResult> {
+async function warmImage(mirror: MirrorCache, ref: ImageRef, opts: WarmOptions, progress: WarmProgress, limit: ReturnType<typeof pLimit>): Promise<WarmResult> {
   const image = formatImageRef(ref);
   const result: WarmResult = { image, blobs: 0, bytes: 0, cached: 0 };
   try {
     const route = mirror.router.route(ref.name, ref.host);
     const blobs = await collectBlobs(mirror, route, ref.reference, opts.platforms);
-    progress.planned(image, blobs.length, blobs.reduce((n, b) => n + (b.size ?? 0), 0));
+    progress.planned(
+      image,
+      blobs.length,
+      blobs.reduce((n, b) => n + (b.size ?? 0), 0),
+    );
     await Promise.all(
       blobs.map((blob) =>
         limit(async () => {
@@ -98,7 +96,9 @@ async function collectBlobs(mirror: MirrorCache, route: Route, reference: string
   if (platforms && parsed.config) {
     const config = JSON.parse((await readBlob(mirror, route, parsed.config.digest)).toString('utf8')) as Partial<Platform>;
     if (!platforms.some((p) => platformMatches(p, config))) {
-      throw new Error(`the image is ${describePlatform({ os: config.os ?? '?', architecture: config.architecture ?? '?', variant: config.variant })} only, not ${platforms.map(describePlatform).join(', ')}`);
+      throw new Error(
+        `the image is ${describePlatform({ os: config.os ?? '?', architecture: config.architecture ?? '?', variant: config.variant })} only, not ${platforms.map(describePlatform).join(', ')}`,
+      );
     }
   }
   return dedupe([...(parsed.config ? [parsed.config] : []), ...(parsed.layers ?? [])]);

@@ -39,7 +39,10 @@ describe('/healthz and /readyz', () => {
     expect(status).toBe(200);
     expect(body.status).toBe('degraded');
     expect(body.checks[0]!.ok).toBe(true);
-    expect(upstream(body)).toMatchObject({ ok: false, error: expect.stringMatching(/^upstream docker\.io unreachable \(GET \/v2\/\): .*(ECONNREFUSED|refused)/i) });
+    expect(upstream(body)).toMatchObject({
+      ok: false,
+      error: expect.stringMatching(/^upstream docker\.io unreachable \(GET \/v2\/\): .*(ECONNREFUSED|refused)/i),
+    });
     await m.hub.restart();
   });
 

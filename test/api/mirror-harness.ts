@@ -78,7 +78,10 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<MirrorUnder
       // What is at rest: a blob is committed (or its temp removed) after its response ended.
       await server.mirror.blobs.settled();
       const entries = await readdir(root, { recursive: true, withFileTypes: true });
-      return entries.filter((e) => e.isFile()).map((e) => relative(root, join(e.parentPath, e.name))).sort();
+      return entries
+        .filter((e) => e.isFile())
+        .map((e) => relative(root, join(e.parentPath, e.name)))
+        .sort();
     },
     get: async (path, headers = {}) => {
       const res = await request(`${url}${path}`, { headers });

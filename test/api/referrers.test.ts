@@ -49,7 +49,12 @@ describe('referrers (OCI 1.1) through the mirror', () => {
     const all = await referrers(image.digest);
     expect(all.cache).toBe('miss');
     expect(all.filtered).toBe(false);
-    expect(all.manifests.map((d) => [d.digest, d.artifactType]).sort()).toEqual([[sbom, SBOM], [sig, SIGNATURE]].sort());
+    expect(all.manifests.map((d) => [d.digest, d.artifactType]).sort()).toEqual(
+      [
+        [sbom, SBOM],
+        [sig, SIGNATURE],
+      ].sort(),
+    );
     const only = await referrers(image.digest, SBOM);
     expect(only).toMatchObject({ filtered: true, cache: 'hit' });
     expect(only.manifests.map((d) => d.digest)).toEqual([sbom]);
@@ -116,7 +121,11 @@ describe('referrers (OCI 1.1) through the mirror', () => {
     expect([all.status, all.headers['content-type'], all.headers['oci-filters-applied']]).toEqual([200, HubMediaType.ociIndex, undefined]);
     expect(json(all.body)).toMatchObject({ schemaVersion: 2, mediaType: HubMediaType.ociIndex, manifests: [{ digest: sbom, artifactType: SBOM }] });
     const filtered = await m.get(`/v2/${REPO}/referrers/${image.digest}?artifactType=${encodeURIComponent(SIGNATURE)}`);
-    expect([filtered.status, filtered.headers['oci-filters-applied'], (json(filtered.body) as { manifests: unknown[] }).manifests]).toEqual([200, 'artifactType', []]);
+    expect([filtered.status, filtered.headers['oci-filters-applied'], (json(filtered.body) as { manifests: unknown[] }).manifests]).toEqual([
+      200,
+      'artifactType',
+      [],
+    ]);
     const bad = await m.get(`/v2/${REPO}/referrers/sha256:nothex`);
     expect([bad.status, (json(bad.body) as { errors: { code: string }[] }).errors[0]?.code]).toEqual([400, 'DIGEST_INVALID']);
     const write = await request(`${m.url}/v2/${REPO}/referrers/${image.digest}`, { method: 'PUT', body: '{}' });

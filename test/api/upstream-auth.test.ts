@@ -13,7 +13,7 @@ describe('upstream authentication', () => {
     expect(m.hub.requests.filter((r) => r.role === 'registry' && r.status === 200).every((r) => r.authorization?.startsWith('Bearer '))).toBe(true);
   });
 
-  test('wrong credentials: 401 UNAUTHORIZED with the token service\'s own message, not a crash or an outage', async () => {
+  test("wrong credentials: 401 UNAUTHORIZED with the token service's own message, not a crash or an outage", async () => {
     m = await startMirror({ hub: { credentials: { username: 'ci', password: 's3cret' } }, upstream: { username: 'ci', password: 'wrong' } });
     m.hub.addImage('library/private', '1');
     const res = await m.get('/v2/library/private/manifests/1');

@@ -73,13 +73,29 @@ describe('ClientAuth', () => {
   });
 
   test.each([
-    ['a missing htpasswd file', async () => ({ htpasswd: '/nonexistent/htpasswd' }), /^invalid config: auth\.htpasswd: open \/nonexistent\/htpasswd: no such file or directory$/],
-    ['an MD5 (apr1) entry', async () => ({ htpasswd: await file('eve:$apr1$abc$0123456789abcdefghijkl\n') }), /auth\.htpasswd: \S+ line 1: user "eve" has no bcrypt hash \(create entries with htpasswd -B\)$/],
+    [
+      'a missing htpasswd file',
+      async () => ({ htpasswd: '/nonexistent/htpasswd' }),
+      /^invalid config: auth\.htpasswd: open \/nonexistent\/htpasswd: no such file or directory$/,
+    ],
+    [
+      'an MD5 (apr1) entry',
+      async () => ({ htpasswd: await file('eve:$apr1$abc$0123456789abcdefghijkl\n') }),
+      /auth\.htpasswd: \S+ line 1: user "eve" has no bcrypt hash \(create entries with htpasswd -B\)$/,
+    ],
     ['a plain-text entry', async () => ({ htpasswd: await file(`ok:${bcrypt.hashSync('x', 4)}\nplain:secret\n`) }), /line 2: user "plain" has no bcrypt hash/],
     ['a line without a user', async () => ({ htpasswd: await file(':$2b$04$abc\n') }), /line 1: expected user:hash/],
     ['a user twice', async () => ({ htpasswd: await file(`a:${bcrypt.hashSync('x', 4)}\na:${bcrypt.hashSync('y', 4)}\n`) }), /line 2: user "a" appears twice/],
-    ['a missing tokens file', async () => ({ tokensFile: '/nonexistent/tokens' }), /^invalid config: auth\.tokensFile: open \/nonexistent\/tokens: no such file or directory$/],
-    ['a short token in the file', async () => ({ tokensFile: await file('# ci\nshort\n') }), /auth\.tokensFile: \S+ line 2: a token must be at least 16 characters/],
+    [
+      'a missing tokens file',
+      async () => ({ tokensFile: '/nonexistent/tokens' }),
+      /^invalid config: auth\.tokensFile: open \/nonexistent\/tokens: no such file or directory$/,
+    ],
+    [
+      'a short token in the file',
+      async () => ({ tokensFile: await file('# ci\nshort\n') }),
+      /auth\.tokensFile: \S+ line 2: a token must be at least 16 characters/,
+    ],
     ['files with no users or tokens', async () => ({ htpasswd: await file('# nobody yet\n') }), /no users and no tokens/],
   ])('%s fails the start, naming the key and line but never a secret', async (_name, make, message) => {
     const config = authConfig(await make());

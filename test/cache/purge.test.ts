@@ -41,7 +41,10 @@ describe('purge', () => {
     m.hub.tag('library/two', 'stable', image.digest);
     await pullImage(m, 'library/two', '1');
     await pullImage(m, 'library/two', 'stable');
-    const report = await purge(m.server.mirror.storage, [{ upstream: 'docker.io', name: 'library/two', reference: 'stable' }], { dryRun: false, settleMs: 1_100 });
+    const report = await purge(m.server.mirror.storage, [{ upstream: 'docker.io', name: 'library/two', reference: 'stable' }], {
+      dryRun: false,
+      settleMs: 1_100,
+    });
     expect(report.unlinked).toEqual(['docker.io/library/two:stable']);
     expect(report.sweep.removed).toEqual([]);
     m.hub.resetCounts();

@@ -43,7 +43,9 @@ test('--write puts each file under DIR at its own path and refuses to replace on
 test('--write creates nothing when one of several files is in the way', async () => {
   mkdirSync(join(dir, 'etc/containerd/certs.d/ghcr.io'), { recursive: true });
   await writeFile(join(dir, 'etc/containerd/certs.d/ghcr.io/hosts.toml'), 'mine');
-  await expect(run('containerd', '--mirror', 'http://m:5000', '--upstream', 'docker.io', '--upstream', 'ghcr.io', '--write', dir)).rejects.toThrow(/not replacing/);
+  await expect(run('containerd', '--mirror', 'http://m:5000', '--upstream', 'docker.io', '--upstream', 'ghcr.io', '--write', dir)).rejects.toThrow(
+    /not replacing/,
+  );
   await expect(readFile(join(dir, 'etc/containerd/certs.d/docker.io/hosts.toml'))).rejects.toThrow(/ENOENT/);
 });
 

@@ -99,12 +99,16 @@ describe('podman', () => {
   });
 
   test('an https mirror is secure unless --insecure; a proxy path is kept', () => {
-    const secure = parseToml(generateClientConfig('podman', options({ mirror: 'https://proxy.example.com/pt' })).files[0]!.content) as unknown as RegistriesConf;
+    const secure = parseToml(
+      generateClientConfig('podman', options({ mirror: 'https://proxy.example.com/pt' })).files[0]!.content,
+    ) as unknown as RegistriesConf;
     expect(secure.registry.map((r) => r.mirror[0])).toEqual([
       { location: 'proxy.example.com/pt', insecure: false },
       { location: 'proxy.example.com/pt/ghcr.io', insecure: false },
     ]);
-    const insecure = parseToml(generateClientConfig('podman', options({ mirror: 'https://proxy.example.com', insecure: true })).files[0]!.content) as unknown as RegistriesConf;
+    const insecure = parseToml(
+      generateClientConfig('podman', options({ mirror: 'https://proxy.example.com', insecure: true })).files[0]!.content,
+    ) as unknown as RegistriesConf;
     expect(insecure.registry.every((r) => r.mirror[0]!.insecure)).toBe(true);
   });
 });
@@ -144,7 +148,9 @@ describe('kind', () => {
     const { files } = generateClientConfig('kind', options({ upstreams: ['docker.io', 'registry.local:5000'] }));
     expect(files.map((f) => f.path)).toEqual(['kind-cluster.yaml', 'certs.d/docker.io/hosts.toml', 'certs.d/registry.local:5000/hosts.toml']);
     const cluster = parseYaml(files[0]!.content);
-    expect(parseToml(cluster.containerdConfigPatches[0])).toEqual({ plugins: { 'io.containerd.grpc.v1.cri': { registry: { config_path: '/etc/containerd/certs.d' } } } });
+    expect(parseToml(cluster.containerdConfigPatches[0])).toEqual({
+      plugins: { 'io.containerd.grpc.v1.cri': { registry: { config_path: '/etc/containerd/certs.d' } } },
+    });
     expect(cluster.nodes.flatMap((n: { extraMounts: unknown[] }) => n.extraMounts)).toEqual([
       { hostPath: './certs.d', containerPath: '/etc/containerd/certs.d', readOnly: true },
       { hostPath: './certs.d', containerPath: '/etc/containerd/certs.d', readOnly: true },

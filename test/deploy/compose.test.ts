@@ -35,7 +35,9 @@ const containerPort = (mapping: string) => Number(mapping.split(':').at(-1));
 const bindSource = (mount: string) => join(dirname(COMPOSE), mount.split(':')[0]!);
 
 test('without a profile, only the mirror starts: built from the repository, its cache in a named volume', () => {
-  const unprofiled = Object.entries(services).filter(([, s]) => !s.profiles).map(([name]) => name);
+  const unprofiled = Object.entries(services)
+    .filter(([, s]) => !s.profiles)
+    .map(([name]) => name);
   expect(unprofiled).toEqual(['pullthrough']);
   const mirror = services.pullthrough!;
   expect(existsSync(join(dirname(COMPOSE), mirror.build!, 'Dockerfile'))).toBe(true);
@@ -48,7 +50,9 @@ test('without a profile, only the mirror starts: built from the repository, its 
 });
 
 test('profile s3: the mirror on the store the file starts, the bucket it creates, the credentials it gives', () => {
-  const s3Services = Object.entries(services).filter(([, s]) => s.profiles?.includes('s3')).map(([name]) => name);
+  const s3Services = Object.entries(services)
+    .filter(([, s]) => s.profiles?.includes('s3'))
+    .map(([name]) => name);
   expect(s3Services.sort()).toEqual(['minio', 'minio-bucket', 'pullthrough-s3']);
   const mirror = services['pullthrough-s3']!;
   expect(mirror.image).toBe(services.pullthrough!.image);

@@ -53,13 +53,21 @@ test('the empty-config artifact names the OCI empty descriptor', () => {
   expect(artifact.blobs[0]).toEqual({ mediaType: 'application/vnd.oci.empty.v1+json', digest: EMPTY_DIGEST, size: 2 });
 });
 
-test.each(specs.map((s) => [s.label, s] as const))('%s: cold pull by tag, then by digest', async (_label, spec) => {
-  await expectPulled(spec, spec.tag!);
-  await expectPulled(spec, pushed.get(spec.label)!.digest);
-}, TIMEOUT_MS);
+test.each(specs.map((s) => [s.label, s] as const))(
+  '%s: cold pull by tag, then by digest',
+  async (_label, spec) => {
+    await expectPulled(spec, spec.tag!);
+    await expectPulled(spec, pushed.get(spec.label)!.digest);
+  },
+  TIMEOUT_MS,
+);
 
-test.each(specs.map((s) => [s.label, s] as const))('%s: pulled again with the upstream stopped', async (_label, spec) => {
-  await upstream!.stop();
-  await expectPulled(spec, spec.tag!);
-  await expectPulled(spec, pushed.get(spec.label)!.digest);
-}, TIMEOUT_MS);
+test.each(specs.map((s) => [s.label, s] as const))(
+  '%s: pulled again with the upstream stopped',
+  async (_label, spec) => {
+    await upstream!.stop();
+    await expectPulled(spec, spec.tag!);
+    await expectPulled(spec, pushed.get(spec.label)!.digest);
+  },
+  TIMEOUT_MS,
+);

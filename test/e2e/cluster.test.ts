@@ -237,7 +237,10 @@ describe('three replicas on one bucket with cluster.redis', () => {
       const get = (mirror: Pullthrough) => httpGet(`${mirror.url}/v2/${image.repository}/blobs/${digest}`, { timeoutMs: 120_000 });
       try {
         // The killed replica's own client: its connection is cut, so it can never end with whole bytes.
-        const first = get(replicas[0]!).then((res) => sha256Digest(res.body), () => 'cut');
+        const first = get(replicas[0]!).then(
+          (res) => sha256Digest(res.body),
+          () => 'cut',
+        );
         await until('a lease holder', async () => (await redis!.command('GET', leaseKey)) !== '');
         const token = await redis!.command('GET', leaseKey);
         const holder = replicas.find((r) => r.pid === Number(token.split('/')[1]))!;
@@ -263,7 +266,9 @@ describe('three replicas on one bucket with cluster.redis', () => {
         const taker = replicas.find((r) => r.pid === takerPid);
         const answers = await Promise.all(waiting);
         const finishedMs = Date.now() - killedAt;
-        process.stderr.write(`takeover: lease taken ${takeoverMs} ms after the kill (leaseTime ${LEASE_TIME}); waiting clients done ${finishedMs} ms after it\n`);
+        process.stderr.write(
+          `takeover: lease taken ${takeoverMs} ms after the kill (leaseTime ${LEASE_TIME}); waiting clients done ${finishedMs} ms after it\n`,
+        );
         expect(survivors).toContain(taker);
         expect(takeoverMs).toBeLessThan(5_000 + 2_000); // the lease time and a poll: the takeover's bound, not a speed claim
         for (const res of answers) {

@@ -24,9 +24,7 @@ const FORMS = [
 ] as const;
 type Form = (typeof FORMS)[number][0];
 
-const CASES = FORMS.flatMap(([form]) =>
-  REGISTRIES.flatMap((registry) => IMAGE_KINDS.map((kind) => [form, registry, kind] as [Form, RegistryName, ImageKind])),
-);
+const CASES = FORMS.flatMap(([form]) => REGISTRIES.flatMap((registry) => IMAGE_KINDS.map((kind) => [form, registry, kind] as [Form, RegistryName, ImageKind])));
 
 let fleet: Fleet;
 let containerd: Containerd;
@@ -77,18 +75,20 @@ test('the kind cluster config mounts the directory pulled through here at the co
 });
 
 describe('upstreams up', () => {
-  test.each(CASES)('hosts.toml %s: ctr images pull %s/e2e/%s:1.0', async (form, registry, kind) => {
-    await pullAndCheck('up', form, registry, kind);
-  }, TIMEOUT_MS);
+  test.each(CASES)(
+    'hosts.toml %s: ctr images pull %s/e2e/%s:1.0',
+    async (form, registry, kind) => {
+      await pullAndCheck('up', form, registry, kind);
+    },
+    TIMEOUT_MS,
+  );
 
   test('containerd reached the mirror at /v2 without a prefix, and ?ns= chose the upstream', async () => {
     const seen = describeRequests(await readRequestLog(fleet.mirror.logFile));
     expect(seen).toContainEqual(expect.stringMatching(/^HEAD \/v2\/e2e\/layers\/manifests\/1\.0 200/));
     expect(seen.filter((line) => line.includes('ghcr.io'))).toEqual([]);
     // Both registries' images are cached, each under its own upstream: only ns could have told them apart.
-    expect(await fetchCatalog(fleet.mirror.url)).toEqual(
-      expect.arrayContaining(CACHED_REPOSITORIES),
-    );
+    expect(await fetchCatalog(fleet.mirror.url)).toEqual(expect.arrayContaining(CACHED_REPOSITORIES));
   });
 });
 
@@ -97,7 +97,11 @@ describe('upstreams stopped: served from the mirror cache', () => {
     await fleet.stopUpstreams();
   }, TIMEOUT_MS);
 
-  test.each(CASES)('hosts.toml %s: ctr images pull %s/e2e/%s:1.0', async (form, registry, kind) => {
-    await pullAndCheck('down', form, registry, kind);
-  }, TIMEOUT_MS);
+  test.each(CASES)(
+    'hosts.toml %s: ctr images pull %s/e2e/%s:1.0',
+    async (form, registry, kind) => {
+      await pullAndCheck('down', form, registry, kind);
+    },
+    TIMEOUT_MS,
+  );
 });

@@ -56,19 +56,29 @@ afterAll(async () => {
 
 const authfile = (name: string) => ['--authfile', join(work, `${name}.json`)];
 
-test('podman login: the right password succeeds, a wrong one is refused', async () => {
-  const ok = await run('podman', ['login', '--tls-verify=false', ...authfile('podman'), '-u', 'alice', '-p', 'wonderland', host], { timeoutMs: TIMEOUT_MS });
-  expect(ok.stdout.toString()).toMatch(/Login Succeeded/);
-  await expect(run('podman', ['login', '--tls-verify=false', ...authfile('podman-bad'), '-u', 'alice', '-p', 'wrong', host], { timeoutMs: TIMEOUT_MS })).rejects.toThrow(
-    /invalid username\/password|401|unauthorized/i,
-  );
-}, TIMEOUT_MS);
+test(
+  'podman login: the right password succeeds, a wrong one is refused',
+  async () => {
+    const ok = await run('podman', ['login', '--tls-verify=false', ...authfile('podman'), '-u', 'alice', '-p', 'wonderland', host], { timeoutMs: TIMEOUT_MS });
+    expect(ok.stdout.toString()).toMatch(/Login Succeeded/);
+    await expect(
+      run('podman', ['login', '--tls-verify=false', ...authfile('podman-bad'), '-u', 'alice', '-p', 'wrong', host], { timeoutMs: TIMEOUT_MS }),
+    ).rejects.toThrow(/invalid username\/password|401|unauthorized/i);
+  },
+  TIMEOUT_MS,
+);
 
-test('skopeo login with a static token as the password, then a pull through the mirror with those credentials', async () => {
-  await run('skopeo', ['login', '--tls-verify=false', ...authfile('skopeo'), '-u', 'ci', '-p', TOKEN, host], { timeoutMs: TIMEOUT_MS });
-  const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', ...authfile('skopeo'), `docker://${host}/library/app:1`], { timeoutMs: TIMEOUT_MS });
-  expect(JSON.parse(stdout.toString()).Digest).toBe(digest);
-  await expect(run('skopeo', ['inspect', '--tls-verify=false', '--no-creds', `docker://${host}/library/app:1`], { timeoutMs: TIMEOUT_MS })).rejects.toThrow(
-    /401|unauthorized|authentication required/i,
-  );
-}, TIMEOUT_MS);
+test(
+  'skopeo login with a static token as the password, then a pull through the mirror with those credentials',
+  async () => {
+    await run('skopeo', ['login', '--tls-verify=false', ...authfile('skopeo'), '-u', 'ci', '-p', TOKEN, host], { timeoutMs: TIMEOUT_MS });
+    const { stdout } = await run('skopeo', ['inspect', '--tls-verify=false', ...authfile('skopeo'), `docker://${host}/library/app:1`], {
+      timeoutMs: TIMEOUT_MS,
+    });
+    expect(JSON.parse(stdout.toString()).Digest).toBe(digest);
+    await expect(run('skopeo', ['inspect', '--tls-verify=false', '--no-creds', `docker://${host}/library/app:1`], { timeoutMs: TIMEOUT_MS })).rejects.toThrow(
+      /401|unauthorized|authentication required/i,
+    );
+  },
+  TIMEOUT_MS,
+);

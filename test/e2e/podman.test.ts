@@ -47,13 +47,21 @@ async function pullAndCheck(registry: RegistryName, kind: ImageKind, arch?: stri
 }
 
 describe('upstreams up', () => {
-  test.each(CASES)('podman pull %s e2e/%s', async (registry, kind) => {
-    await pullAndCheck(registry, kind);
-  }, TIMEOUT_MS);
+  test.each(CASES)(
+    'podman pull %s e2e/%s',
+    async (registry, kind) => {
+      await pullAndCheck(registry, kind);
+    },
+    TIMEOUT_MS,
+  );
 
-  test.each(REGISTRIES)('podman pull --arch arm64 %s e2e/multiarch picks the arm64 image', async (registry) => {
-    await pullAndCheck(registry, 'multiarch', 'arm64');
-  }, TIMEOUT_MS);
+  test.each(REGISTRIES)(
+    'podman pull --arch arm64 %s e2e/multiarch picks the arm64 image',
+    async (registry) => {
+      await pullAndCheck(registry, 'multiarch', 'arm64');
+    },
+    TIMEOUT_MS,
+  );
 
   test('every pull went through the mirror: docker.io as /v2/<name>, ghcr.io as /v2/ghcr.io/<name>', async () => {
     const seen = describeRequests(await readRequestLog(fleet.mirror.logFile));
@@ -71,11 +79,19 @@ describe('upstreams stopped: served from the mirror cache', () => {
     await fleet.stopUpstreams();
   }, TIMEOUT_MS);
 
-  test.each(CASES)('podman pull %s e2e/%s', async (registry, kind) => {
-    await pullAndCheck(registry, kind);
-  }, TIMEOUT_MS);
+  test.each(CASES)(
+    'podman pull %s e2e/%s',
+    async (registry, kind) => {
+      await pullAndCheck(registry, kind);
+    },
+    TIMEOUT_MS,
+  );
 
-  test.each(REGISTRIES)('podman pull --arch arm64 %s e2e/multiarch', async (registry) => {
-    await pullAndCheck(registry, 'multiarch', 'arm64');
-  }, TIMEOUT_MS);
+  test.each(REGISTRIES)(
+    'podman pull --arch arm64 %s e2e/multiarch',
+    async (registry) => {
+      await pullAndCheck(registry, 'multiarch', 'arm64');
+    },
+    TIMEOUT_MS,
+  );
 });

@@ -60,22 +60,27 @@ describe('a signed image with an SBOM on a registry without the referrers API', 
     work = await makeTempDir('referrers');
     upstream = await UpstreamRegistry.create();
     mirror = await Pullthrough.create({ upstreamUrl: upstream.url });
-    image = await pushImage(await buildImage({ layoutDir: join(work, 'seed'), tag: TAG, layerSizes: [64 * KiB] }), { host: upstream.host, repository: REPOSITORY });
+    image = await pushImage(await buildImage({ layoutDir: join(work, 'seed'), tag: TAG, layerSizes: [64 * KiB] }), {
+      host: upstream.host,
+      repository: REPOSITORY,
+    });
     const subject = await fetchManifest(upstream.url, REPOSITORY, image.manifestDigest);
     const push = new RegistryPusher(upstream.url, REPOSITORY);
     keys = signingKeys();
     signature = await pushSignature(push, `${upstream.host}/${REPOSITORY}`, image.manifestDigest, keys.privateKey);
-    const spdx = JSON.stringify({ spdxVersion: 'SPDX-2.3', name: REPOSITORY, documentNamespace: `https://example.invalid/${image.manifestDigest}`, packages: [] });
-    sbom = await pushArtifact(
-      push,
-      {
-        label: 'SBOM',
-        artifactType: SPDX,
-        config: EMPTY_CONFIG,
-        layers: [{ mediaType: SPDX, bytes: spdx }],
-        extra: { subject: { mediaType: subject.mediaType, digest: image.manifestDigest, size: subject.raw.length } },
-      },
-    );
+    const spdx = JSON.stringify({
+      spdxVersion: 'SPDX-2.3',
+      name: REPOSITORY,
+      documentNamespace: `https://example.invalid/${image.manifestDigest}`,
+      packages: [],
+    });
+    sbom = await pushArtifact(push, {
+      label: 'SBOM',
+      artifactType: SPDX,
+      config: EMPTY_CONFIG,
+      layers: [{ mediaType: SPDX, bytes: spdx }],
+      extra: { subject: { mediaType: subject.mediaType, digest: image.manifestDigest, size: subject.raw.length } },
+    });
     // The referrers tag schema: what oras and cosign maintain on a registry without the API.
     const descriptor = { mediaType: sbom.mediaType, digest: sbom.digest, size: sbom.size, artifactType: SPDX };
     await push.manifest({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: [descriptor] }, image.manifestDigest.replace(':', '-'));
@@ -122,14 +127,22 @@ describe('a signed image with an SBOM on a registry without the referrers API', 
     }
   }
 
-  test('found and verified through the mirror', async () => {
-    await findAndVerify('cold');
-  }, TIMEOUT_MS);
+  test(
+    'found and verified through the mirror',
+    async () => {
+      await findAndVerify('cold');
+    },
+    TIMEOUT_MS,
+  );
 
-  test('found and verified again with the upstream stopped', async () => {
-    await upstream!.stop();
-    await findAndVerify('upstream-down');
-  }, TIMEOUT_MS);
+  test(
+    'found and verified again with the upstream stopped',
+    async () => {
+      await upstream!.stop();
+      await findAndVerify('upstream-down');
+    },
+    TIMEOUT_MS,
+  );
 });
 
 describe('an upstream with the referrers API (the fake hub playing OCI 1.1)', () => {
@@ -145,38 +158,42 @@ describe('an upstream with the referrers API (the fake hub playing OCI 1.1)', ()
     await Promise.allSettled([mirror?.dispose(), hub?.close()]);
   }, TIMEOUT_MS);
 
-  test('passed through once, filtered by artifactType, then served with the upstream stopped', async () => {
-    const subject = hub!.addImage('library/app', '1');
-    const empty = hub!.addBlob('{}');
-    const refer = (artifactType: string, content: string) =>
-      hub!.addManifest(
-        'library/app',
-        {
-          schemaVersion: 2,
-          mediaType: HubMediaType.ociManifest,
-          artifactType,
-          config: { mediaType: EMPTY_CONFIG.mediaType, digest: empty, size: 2 },
-          layers: [{ mediaType: artifactType, digest: hub!.addBlob(content), size: content.length }],
-          subject: { mediaType: HubMediaType.ociManifest, digest: subject.digest, size: subject.manifest.length },
-        },
-        HubMediaType.ociManifest,
-      );
-    const sbom = refer(SPDX, '{"spdxVersion":"SPDX-2.3"}');
-    const sig = refer('application/vnd.dev.cosign.artifact.sig.v1+json', 'signature');
+  test(
+    'passed through once, filtered by artifactType, then served with the upstream stopped',
+    async () => {
+      const subject = hub!.addImage('library/app', '1');
+      const empty = hub!.addBlob('{}');
+      const refer = (artifactType: string, content: string) =>
+        hub!.addManifest(
+          'library/app',
+          {
+            schemaVersion: 2,
+            mediaType: HubMediaType.ociManifest,
+            artifactType,
+            config: { mediaType: EMPTY_CONFIG.mediaType, digest: empty, size: 2 },
+            layers: [{ mediaType: artifactType, digest: hub!.addBlob(content), size: content.length }],
+            subject: { mediaType: HubMediaType.ociManifest, digest: subject.digest, size: subject.manifest.length },
+          },
+          HubMediaType.ociManifest,
+        );
+      const sbom = refer(SPDX, '{"spdxVersion":"SPDX-2.3"}');
+      const sig = refer('application/vnd.dev.cosign.artifact.sig.v1+json', 'signature');
 
-    const check = async () => {
-      const all = await referrers(mirror!, 'library/app', subject.digest);
-      expect([all.status, all.contentType]).toEqual([200, OCI_INDEX]);
-      expect(all.manifests.map((d) => d.digest).sort()).toEqual([sbom, sig].sort());
-      const spdxOnly = await referrers(mirror!, 'library/app', subject.digest, SPDX);
-      expect([spdxOnly.filtersApplied, spdxOnly.manifests.map((d) => d.digest)]).toEqual(['artifactType', [sbom]]);
-      expect((await httpGet(`${mirror!.url}/v2/library/app/manifests/${sbom}`)).status).toBe(200);
-    };
-    await check();
-    // One upstream answer, filtered here for each question; no tag-schema lookup.
-    expect(hub!.count({ kind: 'referrers', status: 200 })).toBe(1);
-    expect(hub!.count({ kind: 'manifest', reference: `sha256-${subject.digest.slice(7)}` })).toBe(0);
-    await hub!.stop();
-    await check();
-  }, TIMEOUT_MS);
+      const check = async () => {
+        const all = await referrers(mirror!, 'library/app', subject.digest);
+        expect([all.status, all.contentType]).toEqual([200, OCI_INDEX]);
+        expect(all.manifests.map((d) => d.digest).sort()).toEqual([sbom, sig].sort());
+        const spdxOnly = await referrers(mirror!, 'library/app', subject.digest, SPDX);
+        expect([spdxOnly.filtersApplied, spdxOnly.manifests.map((d) => d.digest)]).toEqual(['artifactType', [sbom]]);
+        expect((await httpGet(`${mirror!.url}/v2/library/app/manifests/${sbom}`)).status).toBe(200);
+      };
+      await check();
+      // One upstream answer, filtered here for each question; no tag-schema lookup.
+      expect(hub!.count({ kind: 'referrers', status: 200 })).toBe(1);
+      expect(hub!.count({ kind: 'manifest', reference: `sha256-${subject.digest.slice(7)}` })).toBe(0);
+      await hub!.stop();
+      await check();
+    },
+    TIMEOUT_MS,
+  );
 });

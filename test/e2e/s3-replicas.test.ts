@@ -190,7 +190,9 @@ describe('replicas on one S3 bucket', () => {
       // Each fetch is a registry GET (a 307) and a CDN GET (the bytes): count the bytes.
       const perBlob = blobs.map((digest) => hub!.count({ role: 'cdn', digest }));
       // The figure for the record: clients right out of 30, and upstream blob GETs per blob.
-      process.stderr.write(`herd: ${outcomes.filter((o) => o === 'ok').length} of 30 clients right; upstream GETs (CDN, bytes) per blob: ${perBlob.join(', ')}\n`);
+      process.stderr.write(
+        `herd: ${outcomes.filter((o) => o === 'ok').length} of 30 clients right; upstream GETs (CDN, bytes) per blob: ${perBlob.join(', ')}\n`,
+      );
       expect(outcomes.filter((o) => o !== 'ok')).toEqual([]);
       // No shared single flight without cluster.redis: each replica fetches a missing blob once.
       for (const n of perBlob) expect(n).toBeGreaterThanOrEqual(1);

@@ -49,9 +49,13 @@ async function copyAndCheck(registry: RegistryName, kind: ImageKind): Promise<vo
 }
 
 describe('upstreams up', () => {
-  test.each(CASES)('skopeo copy --all docker://%s/e2e/%s:1.0', async (registry, kind) => {
-    await copyAndCheck(registry, kind);
-  }, TIMEOUT_MS);
+  test.each(CASES)(
+    'skopeo copy --all docker://%s/e2e/%s:1.0',
+    async (registry, kind) => {
+      await copyAndCheck(registry, kind);
+    },
+    TIMEOUT_MS,
+  );
 
   test('the copies went through the mirror, not to the registries they name', async () => {
     const seen = describeRequests(await readRequestLog(fleet.mirror.logFile));
@@ -60,9 +64,7 @@ describe('upstreams up', () => {
       expect(seen).toContainEqual(`GET /v2/e2e/${kind}/manifests/1.0 200 miss`);
       expect(seen).toContainEqual(`GET /v2/ghcr.io/e2e/${kind}/manifests/1.0 200 miss`);
     }
-    expect(await fetchCatalog(fleet.mirror.url)).toEqual(
-      expect.arrayContaining(CACHED_REPOSITORIES),
-    );
+    expect(await fetchCatalog(fleet.mirror.url)).toEqual(expect.arrayContaining(CACHED_REPOSITORIES));
   });
 });
 
@@ -71,7 +73,11 @@ describe('upstreams stopped: served from the mirror cache', () => {
     await fleet.stopUpstreams();
   }, TIMEOUT_MS);
 
-  test.each(CASES)('skopeo copy --all docker://%s/e2e/%s:1.0', async (registry, kind) => {
-    await copyAndCheck(registry, kind);
-  }, TIMEOUT_MS);
+  test.each(CASES)(
+    'skopeo copy --all docker://%s/e2e/%s:1.0',
+    async (registry, kind) => {
+      await copyAndCheck(registry, kind);
+    },
+    TIMEOUT_MS,
+  );
 });

@@ -65,28 +65,52 @@ test('the seeded image has at least three layers', () => {
   expect(seeded.layerDigests.length).toBeGreaterThanOrEqual(3);
 });
 
-test('cold pull by tag fetches through the mirror', async () => {
-  await pullThroughMirror(`${REPOSITORY}:${TAG}`, 'cold');
-}, TIMEOUT_MS);
+test(
+  'cold pull by tag fetches through the mirror',
+  async () => {
+    await pullThroughMirror(`${REPOSITORY}:${TAG}`, 'cold');
+  },
+  TIMEOUT_MS,
+);
 
-test('warm pull by tag', async () => {
-  await pullThroughMirror(`${REPOSITORY}:${TAG}`, 'warm');
-}, TIMEOUT_MS);
+test(
+  'warm pull by tag',
+  async () => {
+    await pullThroughMirror(`${REPOSITORY}:${TAG}`, 'warm');
+  },
+  TIMEOUT_MS,
+);
 
-test('a one-component name gets library/', async () => {
-  await pullThroughMirror(`e2e-multi:${TAG}`, 'short-name');
-}, TIMEOUT_MS);
+test(
+  'a one-component name gets library/',
+  async () => {
+    await pullThroughMirror(`e2e-multi:${TAG}`, 'short-name');
+  },
+  TIMEOUT_MS,
+);
 
-test('pull by digest', async () => {
-  await pullThroughMirror(`${REPOSITORY}@${seeded.manifestDigest}`, 'by-digest');
-}, TIMEOUT_MS);
+test(
+  'pull by digest',
+  async () => {
+    await pullThroughMirror(`${REPOSITORY}@${seeded.manifestDigest}`, 'by-digest');
+  },
+  TIMEOUT_MS,
+);
 
-test('warm pull by tag with the upstream stopped is served from cache', async () => {
-  await upstream!.stop();
-  // Within the tag TTL (5 min by default) the mirror must not even try the upstream.
-  await pullThroughMirror(`${REPOSITORY}:${TAG}`, 'upstream-down');
-}, TIMEOUT_MS);
+test(
+  'warm pull by tag with the upstream stopped is served from cache',
+  async () => {
+    await upstream!.stop();
+    // Within the tag TTL (5 min by default) the mirror must not even try the upstream.
+    await pullThroughMirror(`${REPOSITORY}:${TAG}`, 'upstream-down');
+  },
+  TIMEOUT_MS,
+);
 
-test('_catalog lists the cached repository', async () => {
-  expect(await fetchCatalog(mirror!.url)).toContain(REPOSITORY);
-}, TIMEOUT_MS);
+test(
+  '_catalog lists the cached repository',
+  async () => {
+    expect(await fetchCatalog(mirror!.url)).toContain(REPOSITORY);
+  },
+  TIMEOUT_MS,
+);

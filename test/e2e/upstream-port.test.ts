@@ -48,14 +48,22 @@ test('the upstream is named with its port', () => {
   expect(upstream!.host).toMatch(/^127\.0\.0\.1:\d+$/);
 });
 
-test('skopeo pulls through it, and the tag and manifest are stored under <host>_<port>', async () => {
-  await pull('cold');
-  const folders = await readdir(join(mirror!.storageDir, 'repositories'));
-  expect(folders).toEqual([upstream!.host.replace(':', '_')]);
-}, TIMEOUT_MS);
+test(
+  'skopeo pulls through it, and the tag and manifest are stored under <host>_<port>',
+  async () => {
+    await pull('cold');
+    const folders = await readdir(join(mirror!.storageDir, 'repositories'));
+    expect(folders).toEqual([upstream!.host.replace(':', '_')]);
+  },
+  TIMEOUT_MS,
+);
 
-test('with the upstream stopped, the cached image is pulled again and listed', async () => {
-  await upstream!.stop();
-  await pull('upstream-down');
-  expect(await fetchCatalog(mirror!.url)).toEqual([REPOSITORY]);
-}, TIMEOUT_MS);
+test(
+  'with the upstream stopped, the cached image is pulled again and listed',
+  async () => {
+    await upstream!.stop();
+    await pull('upstream-down');
+    expect(await fetchCatalog(mirror!.url)).toEqual([REPOSITORY]);
+  },
+  TIMEOUT_MS,
+);

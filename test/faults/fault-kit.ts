@@ -87,7 +87,10 @@ export interface StorageAudit {
 /** Walks a storage root: every file classified, every blob re-hashed. */
 export async function auditStorage(root: string): Promise<StorageAudit> {
   const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
-  const files = entries.filter((e) => !e.isDirectory()).map((e) => relative(root, join(e.parentPath, e.name))).sort();
+  const files = entries
+    .filter((e) => !e.isDirectory())
+    .map((e) => relative(root, join(e.parentPath, e.name)))
+    .sort();
   const audit: StorageAudit = { files, temps: [], corrupt: [], outside: [] };
   for (const file of files) {
     if (file.startsWith('_tmp/')) {
@@ -125,7 +128,7 @@ export async function expectNothingWrongStored(m: MirrorUnderTest, ...absent: st
 
 /** Polls until `probe` is truthy; fails after `ms` (a bound on "eventually", not a timing assertion). */
 export async function until<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  for (const end = Date.now() + ms; ; ) {
+  for (const end = Date.now() + ms; ;) {
     const value = await probe();
     if (value !== undefined && value !== false) return value;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

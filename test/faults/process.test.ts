@@ -39,7 +39,15 @@ describe('process killed mid-write', () => {
     hub.fault({ kind: 'slow', digest, chunkBytes: 64 * 1024, delayMs: 50, times: 1 });
     const root = join(dir, 'storage');
     const config = join(dir, 'config.yaml');
-    await writeFile(config, ['listen: "127.0.0.1:0"', `storage: { driver: filesystem, filesystem: { root: "${root}" } }`, `upstreams: [{ name: docker.io, url: "${hub.url}" }]`, ''].join('\n'));
+    await writeFile(
+      config,
+      [
+        'listen: "127.0.0.1:0"',
+        `storage: { driver: filesystem, filesystem: { root: "${root}" } }`,
+        `upstreams: [{ name: docker.io, url: "${hub.url}" }]`,
+        '',
+      ].join('\n'),
+    );
 
     const first = await serve(config);
     let received = 0;

@@ -81,36 +81,39 @@ describe('storage faults', () => {
   let m: MirrorUnderTest;
   afterEach(async () => m?.close());
 
-  (mountError ? test.skip : test)('disk full on a real 4 MiB tmpfs: pulls pass through uncached, /readyz says ENOSPC, nothing partial stays; space back → cached again', async () => {
-    const root = join(mountPoint, 'storage');
-    m = await startMirror({ root, cache: { maxSize: 'none' } });
-    const small = [randomBytes(100_000)];
-    const cached = m.hub.addImage('library/small', '1', { layers: small });
-    await pull(m, 'library/small', cached, small);
+  (mountError ? test.skip : test)(
+    'disk full on a real 4 MiB tmpfs: pulls pass through uncached, /readyz says ENOSPC, nothing partial stays; space back → cached again',
+    async () => {
+      const root = join(mountPoint, 'storage');
+      m = await startMirror({ root, cache: { maxSize: 'none' } });
+      const small = [randomBytes(100_000)];
+      const cached = m.hub.addImage('library/small', '1', { layers: small });
+      await pull(m, 'library/small', cached, small);
 
-    // A blob bigger than the disk: the write fails part-way, the bytes still reach the client.
-    const big = [randomBytes(6 * MiB)];
-    const bigImage = m.hub.addImage('library/big', '1', { layers: big });
-    await leaderAndJoiner(m, 'library/big', bigImage.layers[0]!, big[0]!);
-    await expectNothingWrongStored(m, bigImage.layers[0]!);
+      // A blob bigger than the disk: the write fails part-way, the bytes still reach the client.
+      const big = [randomBytes(6 * MiB)];
+      const bigImage = m.hub.addImage('library/big', '1', { layers: big });
+      await leaderAndJoiner(m, 'library/big', bigImage.layers[0]!, big[0]!);
+      await expectNothingWrongStored(m, bigImage.layers[0]!);
 
-    await fillDisk(join(mountPoint, 'filler'));
-    const full = await storageCheck(m);
-    expect(full).toMatchObject({ status: 503, ok: false, error: expect.stringMatching(/^filesystem: .*no space left on device/) });
-    // What is cached is still served; a new image is pulled through uncached.
-    await pull(m, 'library/small', cached, small);
-    const fresh = [randomBytes(200_000)];
-    const freshImage = m.hub.addImage('library/fresh', '1', { layers: fresh });
-    await pull(m, 'library/fresh', freshImage, fresh);
-    await expectNothingWrongStored(m, freshImage.layers[0]!, freshImage.digest);
+      await fillDisk(join(mountPoint, 'filler'));
+      const full = await storageCheck(m);
+      expect(full).toMatchObject({ status: 503, ok: false, error: expect.stringMatching(/^filesystem: .*no space left on device/) });
+      // What is cached is still served; a new image is pulled through uncached.
+      await pull(m, 'library/small', cached, small);
+      const fresh = [randomBytes(200_000)];
+      const freshImage = m.hub.addImage('library/fresh', '1', { layers: fresh });
+      await pull(m, 'library/fresh', freshImage, fresh);
+      await expectNothingWrongStored(m, freshImage.layers[0]!, freshImage.digest);
 
-    await rm(join(mountPoint, 'filler'));
-    expect((await storageCheck(m)).ok).toBe(true);
-    m.hub.resetCounts();
-    await pull(m, 'library/fresh', freshImage, fresh);
-    const audit = await expectNothingWrongStored(m);
-    expect(audit.files).toContain(blobFile(freshImage.layers[0]!));
-  });
+      await rm(join(mountPoint, 'filler'));
+      expect((await storageCheck(m)).ok).toBe(true);
+      m.hub.resetCounts();
+      await pull(m, 'library/fresh', freshImage, fresh);
+      const audit = await expectNothingWrongStored(m);
+      expect(audit.files).toContain(blobFile(freshImage.layers[0]!));
+    },
+  );
 
   test('disk full, injected ENOSPC at the driver: the same outcomes without a mount', async () => {
     const faults: StorageFaults = { freeBytes: 1 * MiB };

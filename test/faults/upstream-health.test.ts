@@ -26,48 +26,53 @@ describe('upstream health', () => {
   let captured: CapturedLog;
   afterEach(async () => m.close());
 
-  test.each(['background', 'wait'])('tagRevalidation %s, hanging upstream, cached tag past its TTL: at most one wait of the headers timeout, then 20 answers from the cache; a moved tag is seen once it is back', async (tagRevalidation) => {
-    captured = captureLog();
-    m = await startMirror({ upstream: { ...HANGING, tagRevalidation }, log: captured.log });
-    const first = m.hub.addImage('library/app', '1');
-    expect((await m.get('/v2/library/app/manifests/1')).status).toBe(200);
+  test.each(['background', 'wait'])(
+    'tagRevalidation %s, hanging upstream, cached tag past its TTL: at most one wait of the headers timeout, then 20 answers from the cache; a moved tag is seen once it is back',
+    async (tagRevalidation) => {
+      captured = captureLog();
+      m = await startMirror({ upstream: { ...HANGING, tagRevalidation }, log: captured.log });
+      const first = m.hub.addImage('library/app', '1');
+      expect((await m.get('/v2/library/app/manifests/1')).status).toBe(200);
 
-    m.hub.fault({ kind: 'hang', match: {}, phase: 'headers' });
-    m.hub.resetCounts();
-    const times: number[] = [];
-    for (let i = 0; i < 21; i++) {
-      const { value, seconds } = await timed(() => m.get('/v2/library/app/manifests/1'));
-      expect(value.status).toBe(200);
-      expect(value.body.equals(first.manifest)).toBe(true);
-      times.push(seconds);
-    }
-    console.log(`hanging upstream, tagRevalidation ${tagRevalidation}: first ${times[0]!.toFixed(3)}s, next 20 max ${Math.max(...times.slice(1)).toFixed(3)}s, total ${times.reduce((a, b) => a + b, 0).toFixed(3)}s`);
-    expect(times[0]).toBeLessThan(1 + 2); // the headers timeout, with generous slack
-    for (const t of times.slice(1)) expect(t).toBeLessThan(1);
-    // At most the first request and one probe per second of the loop reached the upstream.
-    expect(m.hub.count({ kind: 'manifest' })).toBeLessThanOrEqual(1 + Math.ceil(times.reduce((a, b) => a + b, 0)));
+      m.hub.fault({ kind: 'hang', match: {}, phase: 'headers' });
+      m.hub.resetCounts();
+      const times: number[] = [];
+      for (let i = 0; i < 21; i++) {
+        const { value, seconds } = await timed(() => m.get('/v2/library/app/manifests/1'));
+        expect(value.status).toBe(200);
+        expect(value.body.equals(first.manifest)).toBe(true);
+        times.push(seconds);
+      }
+      console.log(
+        `hanging upstream, tagRevalidation ${tagRevalidation}: first ${times[0]!.toFixed(3)}s, next 20 max ${Math.max(...times.slice(1)).toFixed(3)}s, total ${times.reduce((a, b) => a + b, 0).toFixed(3)}s`,
+      );
+      expect(times[0]).toBeLessThan(1 + 2); // the headers timeout, with generous slack
+      for (const t of times.slice(1)) expect(t).toBeLessThan(1);
+      // At most the first request and one probe per second of the loop reached the upstream.
+      expect(m.hub.count({ kind: 'manifest' })).toBeLessThanOrEqual(1 + Math.ceil(times.reduce((a, b) => a + b, 0)));
 
-    await until(() => !m.server.mirror.router.default.client.up); // background: the HEAD times out behind the answers
-    const ready = await m.get('/readyz');
-    const upstreamCheck = json(ready.body).checks.find((c: { name: string }) => c.name === 'upstream docker.io');
-    expect([json(ready.body).status, upstreamCheck.ok]).toEqual(['degraded', false]);
-    expect(upstreamCheck.error).toMatch(/is down .*Headers Timeout/i);
-    expect((await m.get('/metrics')).body.toString()).toMatch(/pullthrough_upstream_up\{upstream="docker.io",url="[^"]+"\} 0/);
-    expect(captured.lines.filter((l) => l.msg?.startsWith('upstream is down'))).toHaveLength(1);
+      await until(() => !m.server.mirror.router.default.client.up); // background: the HEAD times out behind the answers
+      const ready = await m.get('/readyz');
+      const upstreamCheck = json(ready.body).checks.find((c: { name: string }) => c.name === 'upstream docker.io');
+      expect([json(ready.body).status, upstreamCheck.ok]).toEqual(['degraded', false]);
+      expect(upstreamCheck.error).toMatch(/is down .*Headers Timeout/i);
+      expect((await m.get('/metrics')).body.toString()).toMatch(/pullthrough_upstream_up\{upstream="docker.io",url="[^"]+"\} 0/);
+      expect(captured.lines.filter((l) => l.msg?.startsWith('upstream is down'))).toHaveLength(1);
 
-    // Back, with the tag moved: the next revalidation after the backoff picks it up.
-    m.hub.clearFaults();
-    const moved = m.hub.addImage('library/app', '1', { layers: [Buffer.from('moved')] });
-    let served: Buffer | undefined;
-    for (let i = 0; i < 20 && !served?.equals(moved.manifest); i++) {
-      await sleep(250);
-      served = (await m.get('/v2/library/app/manifests/1')).body;
-    }
-    expect(served?.equals(moved.manifest)).toBe(true);
-    expect((await m.get('/metrics')).body.toString()).toMatch(/pullthrough_upstream_up\{upstream="docker.io",url="[^"]+"\} 1/);
-    expect(captured.lines.filter((l) => l.msg === 'upstream is up again')).toHaveLength(1);
-    expect(captured.lines.filter((l) => l.msg?.startsWith('upstream is down'))).toHaveLength(1);
-  });
+      // Back, with the tag moved: the next revalidation after the backoff picks it up.
+      m.hub.clearFaults();
+      const moved = m.hub.addImage('library/app', '1', { layers: [Buffer.from('moved')] });
+      let served: Buffer | undefined;
+      for (let i = 0; i < 20 && !served?.equals(moved.manifest); i++) {
+        await sleep(250);
+        served = (await m.get('/v2/library/app/manifests/1')).body;
+      }
+      expect(served?.equals(moved.manifest)).toBe(true);
+      expect((await m.get('/metrics')).body.toString()).toMatch(/pullthrough_upstream_up\{upstream="docker.io",url="[^"]+"\} 1/);
+      expect(captured.lines.filter((l) => l.msg === 'upstream is up again')).toHaveLength(1);
+      expect(captured.lines.filter((l) => l.msg?.startsWith('upstream is down'))).toHaveLength(1);
+    },
+  );
 
   test('while down, a request with nothing cached still goes out, and its success marks the upstream up', async () => {
     m = await startMirror({ upstream: { ...HANGING, tagRevalidation: 'wait', health: { probeInitial: '1m', probeMax: '1m' } } });

@@ -15,26 +15,29 @@ describe('upstream error statuses', () => {
   });
   afterEach(async () => m.close());
 
-  test.each([500, 502, 503, 504])('%i on an uncached manifest: 503 UNAVAILABLE naming the status and the upstream\'s message, nothing stored, then a clean retry', async (status) => {
-    const repo = `library/status-${status}`;
-    const image = m.hub.addImage(repo, '1');
-    m.hub.fault({ kind: 'status', match: { kind: 'manifest' }, status });
-    const results = await herd(3, `${m.url}/v2/${repo}/manifests/1`);
-    for (const r of results) {
-      expect([r.status, errorCode(r)]).toEqual([503, 'UNAVAILABLE']);
-      // The fake's error JSON says `{"code":"…","message":"fault 500"}`: its words reach the client.
-      expect(JSON.parse(r.bytes!.toString()).errors[0].message).toContain(`answered ${status}`);
-      expect(JSON.parse(r.bytes!.toString()).errors[0].message).toContain(`: fault ${status}`);
-    }
-    await expectNothingWrongStored(m, image.digest);
-    m.hub.clearFaults();
-    expect((await m.get(`/v2/${repo}/manifests/1`)).body.equals(image.manifest)).toBe(true);
-  });
+  test.each([500, 502, 503, 504])(
+    "%i on an uncached manifest: 503 UNAVAILABLE naming the status and the upstream's message, nothing stored, then a clean retry",
+    async (status) => {
+      const repo = `library/status-${status}`;
+      const image = m.hub.addImage(repo, '1');
+      m.hub.fault({ kind: 'status', match: { kind: 'manifest' }, status });
+      const results = await herd(3, `${m.url}/v2/${repo}/manifests/1`);
+      for (const r of results) {
+        expect([r.status, errorCode(r)]).toEqual([503, 'UNAVAILABLE']);
+        // The fake's error JSON says `{"code":"…","message":"fault 500"}`: its words reach the client.
+        expect(JSON.parse(r.bytes!.toString()).errors[0].message).toContain(`answered ${status}`);
+        expect(JSON.parse(r.bytes!.toString()).errors[0].message).toContain(`: fault ${status}`);
+      }
+      await expectNothingWrongStored(m, image.digest);
+      m.hub.clearFaults();
+      expect((await m.get(`/v2/${repo}/manifests/1`)).body.equals(image.manifest)).toBe(true);
+    },
+  );
 
   test.each([
     [403, 'DENIED'],
     [401, 'UNAUTHORIZED'],
-  ] as const)('%i from the registry on an uncached manifest: the upstream\'s own %s and message, nothing stored, then a clean retry', async (status, code) => {
+  ] as const)("%i from the registry on an uncached manifest: the upstream's own %s and message, nothing stored, then a clean retry", async (status, code) => {
     const repo = `library/refused-${status}`;
     const image = m.hub.addImage(repo, '1');
     m.hub.fault({ kind: 'status', match: { kind: 'manifest' }, status, times: status === 401 ? 2 : undefined });
@@ -46,7 +49,7 @@ describe('upstream error statuses', () => {
     expect((await m.get(`/v2/${repo}/manifests/1`)).body.equals(image.manifest)).toBe(true);
   });
 
-  test('an upstream 4xx whose code the client cannot act on (400 with its own code) is 503 UNAVAILABLE with the upstream\'s words', async () => {
+  test("an upstream 4xx whose code the client cannot act on (400 with its own code) is 503 UNAVAILABLE with the upstream's words", async () => {
     m.hub.addImage('library/odd', '1');
     m.hub.fault({ kind: 'status', match: { kind: 'manifest' }, status: 400 });
     const r = await download(`${m.url}/v2/library/odd/manifests/1`);

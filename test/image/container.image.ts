@@ -66,10 +66,14 @@ beforeAll(async () => {
 
   port = await freePort();
   await runContainer(main, [
-    '--network', 'host',
-    '-v', `${volume}:/var/lib/pullthrough`,
-    '-e', `PULLTHROUGH_LISTEN=127.0.0.1:${port}`,
-    '-e', `PULLTHROUGH_UPSTREAM=${upstream.url}`,
+    '--network',
+    'host',
+    '-v',
+    `${volume}:/var/lib/pullthrough`,
+    '-e',
+    `PULLTHROUGH_LISTEN=127.0.0.1:${port}`,
+    '-e',
+    `PULLTHROUGH_UPSTREAM=${upstream.url}`,
   ]);
   await until('the container to answer /healthz', async () => (await status(`http://127.0.0.1:${port}/healthz`)) === 200, 60_000);
 }, 25 * 60_000);
@@ -87,8 +91,13 @@ describe('the image', () => {
   test('holds production dependencies only, no compiler; its size', async () => {
     const size = Number(await podmanText(['image', 'inspect', '--format', '{{.Size}}', TAG]));
     const base = Number(await podmanText(['image', 'inspect', '--format', '{{.Size}}', 'docker.io/library/node:22-bookworm-slim']));
-    console.log(`image ${TAG}: ${(size / 1e6).toFixed(1)} MB (base node:22-bookworm-slim ${(base / 1e6).toFixed(1)} MB, the app ${((size - base) / 1e6).toFixed(1)} MB)`);
-    const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
+    console.log(
+      `image ${TAG}: ${(size / 1e6).toFixed(1)} MB (base node:22-bookworm-slim ${(base / 1e6).toFixed(1)} MB, the app ${((size - base) / 1e6).toFixed(1)} MB)`,
+    );
+    const pkg = JSON.parse(await readFile(join(REPO, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
     const names = [...Object.keys(pkg.dependencies), ...Object.keys(pkg.devDependencies)];
     // Which of the package's dependencies are installed, and whether any compiler is on PATH.
     const script = `cd /app && for d in ${names.join(' ')}; do [ -e "node_modules/$d" ] && echo "$d"; done; command -v cc gcc g++ tsc || true`;
@@ -105,7 +114,9 @@ describe('the image', () => {
     for (const layer of image.layerDigests) expect(existsSync(join(dest, layer.slice('sha256:'.length)))).toBe(true);
     const catalog = await request(`http://127.0.0.1:${port}/v2/_catalog`);
     expect(await catalog.body.json()).toEqual({ repositories: ['library/app'] });
-    console.log(`skopeo copy docker://127.0.0.1:${port}/library/app:1 dir:… → manifest ${image.manifestDigest}, ${image.layerDigests.length} layers, through the container`);
+    console.log(
+      `skopeo copy docker://127.0.0.1:${port}/library/app:1 dir:… → manifest ${image.manifestDigest}, ${image.layerDigests.length} layers, through the container`,
+    );
   }, 300_000);
 
   test('the cached bytes are in the volume', async () => {
@@ -144,11 +155,18 @@ describe('the image', () => {
       ].join('\n'),
     );
     const name = `${RUN}-file`;
-    await runContainer(name, ['--network', 'host', '-v', `${RUN}-file-data:/var/lib/pullthrough`, '-v', `${config}:/etc/pullthrough/config.yaml:ro`], ['serve', '--config', '/etc/pullthrough/config.yaml']);
+    await runContainer(
+      name,
+      ['--network', 'host', '-v', `${RUN}-file-data:/var/lib/pullthrough`, '-v', `${config}:/etc/pullthrough/config.yaml:ro`],
+      ['serve', '--config', '/etc/pullthrough/config.yaml'],
+    );
     await until('the file-configured container', async () => (await status(`http://127.0.0.1:${other}/healthz`)) === 200, 60_000);
     expect(await status(`http://127.0.0.1:${other}/v2/library/app/manifests/1`)).toBe(200);
     const logs = await podmanText(['logs', name]);
-    const startLine = logs.split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'pullthrough listening');
+    const startLine = logs
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.msg === 'pullthrough listening');
     expect(startLine).toMatchObject({ config: '/etc/pullthrough/config.yaml', listen: `127.0.0.1:${other}`, environment: {} });
   }, 120_000);
 

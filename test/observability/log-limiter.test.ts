@@ -50,7 +50,13 @@ describe('LogLimiter', () => {
     limited.warn({ upstream: 'docker.io', err: new Error('other') }, 'upstream failed; serving stale tag');
     for (let i = 0; i < 3; i++) limited.info({ i }, 'not limited');
     expect(limited.isLevelEnabled('info')).toBe(true);
-    expect(lines.map((l) => l.msg)).toEqual(['upstream failed; serving stale tag', 'upstream failed; serving stale tag', 'not limited', 'not limited', 'not limited']);
+    expect(lines.map((l) => l.msg)).toEqual([
+      'upstream failed; serving stale tag',
+      'upstream failed; serving stale tag',
+      'not limited',
+      'not limited',
+      'not limited',
+    ]);
     limiter.close();
     expect(lines.at(-1)).toMatchObject({ repeated: 99 });
   });

@@ -68,7 +68,14 @@ describe('request log', () => {
     await m.get('/v2/library/nope/manifests/1');
     const requests = await linesMatching(captured, (l) => l.msg === 'request', 4);
     expect(requests).toEqual([
-      expect.objectContaining({ method: 'GET', path: '/v2/library/app/manifests/1', status: 200, cache: 'miss', upstreamStatus: 200, bytes: image.manifest.length }),
+      expect.objectContaining({
+        method: 'GET',
+        path: '/v2/library/app/manifests/1',
+        status: 200,
+        cache: 'miss',
+        upstreamStatus: 200,
+        bytes: image.manifest.length,
+      }),
       expect.objectContaining({ status: 200, cache: 'hit' }),
       // The blob came from the CDN after a 307: the last upstream answer is logged.
       expect.objectContaining({ path: `/v2/library/app/blobs/${image.config}`, status: 200, cache: 'miss', upstreamStatus: 200 }),

@@ -94,7 +94,10 @@ describe('bad input', () => {
     ['blake3', `blake3:${'a'.repeat(64)}`],
     ['sha256+b64u', 'sha256+b64u:LCa0a2j_xo_5m0U8HTBBNBNCLXBkg7-g-YpeiGJm564'],
   ])('digest of another algorithm (%s): content the mirror cannot hold, 404 BLOB_UNKNOWN / MANIFEST_UNKNOWN naming it', async (algorithm, digest) => {
-    for (const [kind, code] of [['blobs', 'BLOB_UNKNOWN'], ['manifests', 'MANIFEST_UNKNOWN']]) {
+    for (const [kind, code] of [
+      ['blobs', 'BLOB_UNKNOWN'],
+      ['manifests', 'MANIFEST_UNKNOWN'],
+    ]) {
       const res = await m.getRaw(`/v2/library/alpine/${kind}/${digest}`);
       expect([res.status, json(res.body).errors[0].code]).toEqual([404, code]);
       expect(json(res.body).errors[0].message).toContain(`sha256 content only, not ${algorithm}`);
@@ -325,7 +328,14 @@ describe('fuzz: generated malformed paths', () => {
       await pool.close();
     }
 
-    const wrong = results.filter((r) => r.status < 400 || r.status > 499 || !/^application\/json/.test(r.type ?? '') || ociCode(r.body) === undefined || /\bat .*\.[jt]s:\d+/.test(r.body.toString()));
+    const wrong = results.filter(
+      (r) =>
+        r.status < 400 ||
+        r.status > 499 ||
+        !/^application\/json/.test(r.type ?? '') ||
+        ociCode(r.body) === undefined ||
+        /\bat .*\.[jt]s:\d+/.test(r.body.toString()),
+    );
     const byStatus = new Map<number, number>();
     for (const r of results) byStatus.set(r.status, (byStatus.get(r.status) ?? 0) + 1);
     console.log(`fuzz seed ${SEED}: ${COUNT} paths (${paths.filter((p) => p.raw).length} raw) → ${JSON.stringify(Object.fromEntries(byStatus))}`);

@@ -27,11 +27,52 @@ const HEX = '0123456789abcdef';
 const NAMES = ['library/alpine', 'alpine', 'org/team/app', 'a', 'ghcr-mirror/x_y.z'];
 const TAGS = ['latest', 'v1.2.3', '3.20', 'A_b-c.d'];
 /** Path segments that are never a valid name component. */
-const BAD_SEGMENTS = ['..', '.', '...', '', '%2e%2e', '%2E%2E', '..%2f..', '%2f', '%00', '%5c', '\\', '%20', '%c3%a9', '~', '$', '@', ':', ';', ',', '*', '%', '_x', 'x_', '-x', 'x-', '.x', 'x.', 'x__', 'a..b', 'UPPER', '%41'];
+const BAD_SEGMENTS = [
+  '..',
+  '.',
+  '...',
+  '',
+  '%2e%2e',
+  '%2E%2E',
+  '..%2f..',
+  '%2f',
+  '%00',
+  '%5c',
+  '\\',
+  '%20',
+  '%c3%a9',
+  '~',
+  '$',
+  '@',
+  ':',
+  ';',
+  ',',
+  '*',
+  '%',
+  '_x',
+  'x_',
+  '-x',
+  'x-',
+  '.x',
+  'x.',
+  'x__',
+  'a..b',
+  'UPPER',
+  '%41',
+];
 /** Tags that break `[a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}` (none contains ':' or '/'). */
 const BAD_TAGS = ['.hidden', '-dash', '..', 'a!b', 'a%b', 'a@b', 'a+b', 'a~b', 'a%00', 'a%2fb', 'a\\b', 'a$b', '%20', 't'.repeat(129), 'é'];
 /** Hosts no mirror configures, for `?ns=` and the `/<host>/v2/` prefix. */
-const EVIL_HOSTS = ['evil.example', '169.254.169.254', 'localhost:5000', '127.0.0.1:1', 'docker.io@evil.example', 'metadata.google.internal', '[::1]:5000', '%2e%2e'];
+const EVIL_HOSTS = [
+  'evil.example',
+  '169.254.169.254',
+  'localhost:5000',
+  '127.0.0.1:1',
+  'docker.io@evil.example',
+  'metadata.google.internal',
+  '[::1]:5000',
+  '%2e%2e',
+];
 const RAW_BYTES = [0x00, 0x01, 0x09, 0x0b, 0x0c, 0x1b, 0x20, 0x7f, 0x80, 0xc3, 0xe9, 0xff];
 
 export function generateMalformedPaths(seed: number, count: number): MalformedPath[] {

@@ -94,6 +94,8 @@ describe('client authentication for the mirror', () => {
       storage: { driver: 'filesystem', filesystem: { root: join(dir, 'never') } },
       auth: { htpasswd: join(dir, 'missing') },
     });
-    await expect(startServer(config, pino({ level: 'silent' }))).rejects.toThrow(/^invalid config: auth\.htpasswd: open \S+missing: no such file or directory$/);
+    await expect(startServer(config, pino({ level: 'silent' }))).rejects.toThrow(
+      /^invalid config: auth\.htpasswd: open \S+missing: no such file or directory$/,
+    );
   });
 });

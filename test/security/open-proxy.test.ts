@@ -65,7 +65,11 @@ describe('never an open proxy', () => {
 
   test('Host, X-Forwarded-Host and Forwarded pointing elsewhere are ignored: the configured upstream answers', async () => {
     m.hub.resetCounts();
-    const res = await rawGet(port, '/v2/x/manifests/latest', [`X-Forwarded-Host: ${evilHost}`, `Forwarded: host=${evilHost};proto=http`, 'X-Forwarded-Proto: http']);
+    const res = await rawGet(port, '/v2/x/manifests/latest', [
+      `X-Forwarded-Host: ${evilHost}`,
+      `Forwarded: host=${evilHost};proto=http`,
+      'X-Forwarded-Proto: http',
+    ]);
     expect(res.status).toBe(200);
     const hosted = await rawRequest(port, `GET /v2/x/manifests/latest HTTP/1.1\r\nHost: ${evilHost}\r\nConnection: close\r\n\r\n`);
     expect(hosted.status).toBe(200);

@@ -49,13 +49,17 @@ export function describeListingContract(name: string, make: () => Promise<Driver
       expect(await d.listObjects('gone')).toEqual([]);
     });
 
-    test(`lists past ${MANY_KEYS} keys (more than one S3 page)`, async () => {
-      const keys = Array.from({ length: MANY_KEYS }, (_, i) => `p${String(i % 7)}/k${String(i).padStart(5, '0')}`);
-      for (let i = 0; i < keys.length; i += 32) await Promise.all(keys.slice(i, i + 32).map((k) => d.put(`many/${k}`, Buffer.from(k))));
-      const listed = await d.listObjects('many');
-      expect(listed.map((o) => o.key)).toEqual([...keys].sort());
-      expect(listed.every((o, i) => o.size === Buffer.byteLength(listed[i]!.key))).toBe(true);
-    }, SLOW_MS);
+    test(
+      `lists past ${MANY_KEYS} keys (more than one S3 page)`,
+      async () => {
+        const keys = Array.from({ length: MANY_KEYS }, (_, i) => `p${String(i % 7)}/k${String(i).padStart(5, '0')}`);
+        for (let i = 0; i < keys.length; i += 32) await Promise.all(keys.slice(i, i + 32).map((k) => d.put(`many/${k}`, Buffer.from(k))));
+        const listed = await d.listObjects('many');
+        expect(listed.map((o) => o.key)).toEqual([...keys].sort());
+        expect(listed.every((o, i) => o.size === Buffer.byteLength(listed[i]!.key))).toBe(true);
+      },
+      SLOW_MS,
+    );
 
     test('a zero-byte object: stat 0, get empty, a reader that ends at once', async () => {
       await d.put('empty/x', new Uint8Array());
@@ -72,25 +76,29 @@ export function describeListingContract(name: string, make: () => Promise<Driver
       expect(await d.get('dir')).toBeUndefined();
     });
 
-    test('concurrent readers of one object each get all of it; one destroyed mid-stream closes', async () => {
-      const bytes = randomBytes(3 * 1024 * 1024 + 17);
-      await d.put('shared/x', bytes);
-      const readAll = async () => {
-        const chunks: Buffer[] = [];
-        for await (const c of await d.reader('shared/x')) chunks.push(Buffer.from(c as Buffer));
-        return Buffer.concat(chunks);
-      };
-      // Every driver's reader is a stream.Readable; the contract's type promises less.
-      const aborted = (await d.reader('shared/x')) as NodeJS.ReadableStream & { destroy(): void };
-      const closed = new Promise<void>((resolve) => aborted.once('close', () => resolve()));
-      aborted.once('data', () => aborted.destroy());
-      const results = await Promise.all(Array.from({ length: 8 }, readAll));
-      await closed;
-      for (const r of results) expect(r.equals(bytes)).toBe(true);
-      // Nothing held it open: it can go.
-      await d.delete('shared/x');
-      expect(await d.stat('shared/x')).toBeUndefined();
-    }, SLOW_MS);
+    test(
+      'concurrent readers of one object each get all of it; one destroyed mid-stream closes',
+      async () => {
+        const bytes = randomBytes(3 * 1024 * 1024 + 17);
+        await d.put('shared/x', bytes);
+        const readAll = async () => {
+          const chunks: Buffer[] = [];
+          for await (const c of await d.reader('shared/x')) chunks.push(Buffer.from(c as Buffer));
+          return Buffer.concat(chunks);
+        };
+        // Every driver's reader is a stream.Readable; the contract's type promises less.
+        const aborted = (await d.reader('shared/x')) as NodeJS.ReadableStream & { destroy(): void };
+        const closed = new Promise<void>((resolve) => aborted.once('close', () => resolve()));
+        aborted.once('data', () => aborted.destroy());
+        const results = await Promise.all(Array.from({ length: 8 }, readAll));
+        await closed;
+        for (const r of results) expect(r.equals(bytes)).toBe(true);
+        // Nothing held it open: it can go.
+        await d.delete('shared/x');
+        expect(await d.stat('shared/x')).toBeUndefined();
+      },
+      SLOW_MS,
+    );
 
     test('keys that leave the namespace are refused', async () => {
       await expect(d.listObjects('../x')).rejects.toThrow(/invalid key/);

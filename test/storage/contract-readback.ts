@@ -84,7 +84,7 @@ export function describeWriterReadBack(name: string, make: () => Promise<DriverF
       const w = await d.writer('rb/followed', { sizeHint: bytes.length });
       const follow = async (from: number): Promise<Buffer> => {
         const parts: Buffer[] = [];
-        for (let at = from; at < bytes.length; ) {
+        for (let at = from; at < bytes.length;) {
           if (w.landed <= at) {
             await new Promise((r) => setTimeout(r, 1));
             continue;

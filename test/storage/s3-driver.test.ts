@@ -64,31 +64,35 @@ async function closedPort(): Promise<number> {
 }
 
 describe('s3 driver against Ceph RGW', () => {
-  test('a blob of several 5 MiB parts round-trips byte-exact, invisible until commit', async () => {
-    const config = await s3.config({ partSize: '5MiB', queueSize: 2 });
-    const client = s3.client();
-    const sent = instrument(client);
-    const d = withDriverBase(new S3Driver(config, client));
-    const bytes = randomBytes(3 * 5 * MiB + 123_457);
-    const w = await d.writer('blobs/big');
-    // Odd chunk sizes, so parts are cut across chunk boundaries.
-    for (let i = 0; i < bytes.length; i += 1_000_003) await w.write(bytes.subarray(i, i + 1_000_003));
-    expect(await d.stat('blobs/big')).toBeUndefined();
-    expect(await pendingCount(config.bucket)).toBe(1);
-    await w.commit();
-    await w.release();
-    expect(sent.get('UploadPartCommand')).toBe(4);
-    expect((await d.stat('blobs/big'))?.size).toBe(bytes.length);
-    expect((await readAll(await d.reader('blobs/big'))).equals(bytes)).toBe(true);
-    const across = { start: 5 * MiB - 10, end: 10 * MiB + 10 };
-    expect((await readAll(await d.reader('blobs/big', across))).equals(bytes.subarray(across.start, across.end + 1))).toBe(true);
-    expect(await pendingCount(config.bucket)).toBe(0);
-    expect(await s3.allKeys(config.bucket)).toEqual(['blobs/big']);
-    // A multipart object's ETag is "<md5 of the part md5s>-<parts>": the object really is the four parts.
-    const head = await client.send(new HeadObjectCommand({ Bucket: config.bucket, Key: 'blobs/big' }));
-    expect(head.ETag).toMatch(/^"[0-9a-f]{32}-4"$/);
-    client.destroy();
-  }, SLOW_MS);
+  test(
+    'a blob of several 5 MiB parts round-trips byte-exact, invisible until commit',
+    async () => {
+      const config = await s3.config({ partSize: '5MiB', queueSize: 2 });
+      const client = s3.client();
+      const sent = instrument(client);
+      const d = withDriverBase(new S3Driver(config, client));
+      const bytes = randomBytes(3 * 5 * MiB + 123_457);
+      const w = await d.writer('blobs/big');
+      // Odd chunk sizes, so parts are cut across chunk boundaries.
+      for (let i = 0; i < bytes.length; i += 1_000_003) await w.write(bytes.subarray(i, i + 1_000_003));
+      expect(await d.stat('blobs/big')).toBeUndefined();
+      expect(await pendingCount(config.bucket)).toBe(1);
+      await w.commit();
+      await w.release();
+      expect(sent.get('UploadPartCommand')).toBe(4);
+      expect((await d.stat('blobs/big'))?.size).toBe(bytes.length);
+      expect((await readAll(await d.reader('blobs/big'))).equals(bytes)).toBe(true);
+      const across = { start: 5 * MiB - 10, end: 10 * MiB + 10 };
+      expect((await readAll(await d.reader('blobs/big', across))).equals(bytes.subarray(across.start, across.end + 1))).toBe(true);
+      expect(await pendingCount(config.bucket)).toBe(0);
+      expect(await s3.allKeys(config.bucket)).toEqual(['blobs/big']);
+      // A multipart object's ETag is "<md5 of the part md5s>-<parts>": the object really is the four parts.
+      const head = await client.send(new HeadObjectCommand({ Bucket: config.bucket, Key: 'blobs/big' }));
+      expect(head.ETag).toMatch(/^"[0-9a-f]{32}-4"$/);
+      client.destroy();
+    },
+    SLOW_MS,
+  );
 
   test("AWS's path (no endpoint: CRC32 declared on the upload and sent with each part) completes too", async () => {
     // The client still points at RGW, which ignores the checksum headers; this checks the requests' shape.
@@ -104,52 +108,60 @@ describe('s3 driver against Ceph RGW', () => {
     client.destroy();
   });
 
-  test('abort after several parts leaves no object and no multipart upload', async () => {
-    const config = await s3.config({ partSize: '5MiB', queueSize: 2 });
-    const client = s3.client();
-    const sent = instrument(client);
-    const d = withDriverBase(new S3Driver(config, client));
-    const w = await d.writer('blobs/aborted');
-    for (let i = 0; i < 3; i++) await w.write(randomBytes(5 * MiB));
-    await w.write(randomBytes(1000));
-    expect(sent.get('UploadPartCommand')).toBe(3);
-    expect(await pendingCount(config.bucket)).toBe(1);
-    await w.abort();
-    await w.abort();
-    await expect(w.write(Buffer.from('x'))).rejects.toThrow(/after abort/);
-    expect(sent.get('AbortMultipartUploadCommand')).toBe(1);
-    expect(await pendingCount(config.bucket)).toBe(0);
-    expect(await s3.allKeys(config.bucket)).toEqual([]);
-    client.destroy();
-  }, SLOW_MS);
+  test(
+    'abort after several parts leaves no object and no multipart upload',
+    async () => {
+      const config = await s3.config({ partSize: '5MiB', queueSize: 2 });
+      const client = s3.client();
+      const sent = instrument(client);
+      const d = withDriverBase(new S3Driver(config, client));
+      const w = await d.writer('blobs/aborted');
+      for (let i = 0; i < 3; i++) await w.write(randomBytes(5 * MiB));
+      await w.write(randomBytes(1000));
+      expect(sent.get('UploadPartCommand')).toBe(3);
+      expect(await pendingCount(config.bucket)).toBe(1);
+      await w.abort();
+      await w.abort();
+      await expect(w.write(Buffer.from('x'))).rejects.toThrow(/after abort/);
+      expect(sent.get('AbortMultipartUploadCommand')).toBe(1);
+      expect(await pendingCount(config.bucket)).toBe(0);
+      expect(await s3.allKeys(config.bucket)).toEqual([]);
+      client.destroy();
+    },
+    SLOW_MS,
+  );
 
-  test('write() holds the caller while partSize × queueSize bytes are in flight', async () => {
-    let release!: () => void;
-    const hold = new Promise<void>((resolve) => (release = resolve));
-    const config = await s3.config({ partSize: '5MiB', queueSize: 2 });
-    const client = s3.client();
-    const sent = instrument(client, hold);
-    const w = await new S3Driver(config, client).writer('blobs/slow');
-    const part = 5 * MiB;
-    const bytes = randomBytes(3 * part + 5);
-    await w.write(bytes.subarray(0, part)); // part 1 in flight; 5 MiB held < 10 MiB
-    let second = false;
-    const pending = w.write(bytes.subarray(part, 2 * part)).then(() => (second = true)); // part 2: 10 MiB held
-    // Both parts reach S3's door (after a real CreateMultipartUpload); neither can finish before release.
-    while ((sent.get('UploadPartCommand') ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(second).toBe(false);
-    expect(sent.get('UploadPartCommand')).toBe(2);
-    release();
-    await pending;
-    await w.write(bytes.subarray(2 * part));
-    await w.commit();
-    await w.release();
-    expect((await new S3Driver(config, client).get('blobs/slow'))?.equals(bytes)).toBe(true);
-    client.destroy();
-  }, SLOW_MS);
+  test(
+    'write() holds the caller while partSize × queueSize bytes are in flight',
+    async () => {
+      let release!: () => void;
+      const hold = new Promise<void>((resolve) => (release = resolve));
+      const config = await s3.config({ partSize: '5MiB', queueSize: 2 });
+      const client = s3.client();
+      const sent = instrument(client, hold);
+      const w = await new S3Driver(config, client).writer('blobs/slow');
+      const part = 5 * MiB;
+      const bytes = randomBytes(3 * part + 5);
+      await w.write(bytes.subarray(0, part)); // part 1 in flight; 5 MiB held < 10 MiB
+      let second = false;
+      const pending = w.write(bytes.subarray(part, 2 * part)).then(() => (second = true)); // part 2: 10 MiB held
+      // Both parts reach S3's door (after a real CreateMultipartUpload); neither can finish before release.
+      while ((sent.get('UploadPartCommand') ?? 0) < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(second).toBe(false);
+      expect(sent.get('UploadPartCommand')).toBe(2);
+      release();
+      await pending;
+      await w.write(bytes.subarray(2 * part));
+      await w.commit();
+      await w.release();
+      expect((await new S3Driver(config, client).get('blobs/slow'))?.equals(bytes)).toBe(true);
+      client.destroy();
+    },
+    SLOW_MS,
+  );
 
-  test("parts under 5 MiB: RGW refuses the completion (EntityTooSmall), which is why partSize has that floor; abort cleans up", async () => {
+  test('parts under 5 MiB: RGW refuses the completion (EntityTooSmall), which is why partSize has that floor; abort cleans up', async () => {
     // Past the schema, as a config that skipped validation would be.
     const config = { ...(await s3.config()), partSize: 64 * 1024 };
     const driver = new S3Driver(config);
@@ -258,7 +270,9 @@ describe('s3 driver against Ceph RGW', () => {
     expect(await driver.health()).toEqual({
       ok: false,
       error: expect.stringMatching(
-        new RegExp(`^s3: PutObject s3://any-bucket/_health/probe-[0-9a-f-]+: (AWS SDK error wrapper for Error: )?connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`),
+        new RegExp(
+          `^s3: PutObject s3://any-bucket/_health/probe-[0-9a-f-]+: (AWS SDK error wrapper for Error: )?connect ECONNREFUSED 127\\.0\\.0\\.1:${port}$`,
+        ),
       ),
     });
     driver.client.destroy();
@@ -280,32 +294,44 @@ describe('s3 driver, no server', () => {
   function stubClient(answer: (command: string, input: Record<string, unknown>) => object): S3Client {
     const client = new S3Client({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9', credentials: { accessKeyId: 'k', secretAccessKey: 's' } });
     client.middlewareStack.add(
-      (_next, context) => async (args) =>
-        ({ output: { $metadata: {}, ...answer(context.commandName!, args.input as Record<string, unknown>) }, response: {} }),
+      (_next, context) => async (args) => ({ output: { $metadata: {}, ...answer(context.commandName!, args.input as Record<string, unknown>) }, response: {} }),
       { step: 'initialize' },
     );
     return client;
   }
 
-  const base = { bucket: 'b', region: 'us-east-1', forcePathStyle: true, prefix: '', queueSize: 64, spoolDir: tmpdir(), redirect: false, redirectExpiry: 60_000 };
+  const base = {
+    bucket: 'b',
+    region: 'us-east-1',
+    forcePathStyle: true,
+    prefix: '',
+    queueSize: 64,
+    spoolDir: tmpdir(),
+    redirect: false,
+    redirectExpiry: 60_000,
+  };
 
   // 16,668 stubbed parts, each spooled too: several seconds on a loaded machine.
-  test('more than 10,000 parts fails clearly; a size hint grows the parts to fit', async () => {
-    let completed: unknown[] = [];
-    const client = stubClient((command, input) => {
-      if (command === 'CompleteMultipartUploadCommand') completed = (input.MultipartUpload as { Parts: unknown[] }).Parts;
-      return { UploadId: 'u', ETag: '"e"' };
-    });
-    const driver = new S3Driver({ ...base, partSize: 1 }, client);
-    const w = await driver.writer('blobs/huge');
-    await expect(w.write(Buffer.alloc(10_001))).rejects.toThrow(/larger than 10000 parts of 1 bytes .*raise storage\.s3\.partSize/);
-    await w.abort();
-    const hinted = await driver.writer('blobs/huge', { sizeHint: 20_001 });
-    await hinted.write(Buffer.alloc(20_001));
-    await hinted.commit();
-    await hinted.release();
-    expect(completed).toHaveLength(6_667);
-  }, SLOW_MS);
+  test(
+    'more than 10,000 parts fails clearly; a size hint grows the parts to fit',
+    async () => {
+      let completed: unknown[] = [];
+      const client = stubClient((command, input) => {
+        if (command === 'CompleteMultipartUploadCommand') completed = (input.MultipartUpload as { Parts: unknown[] }).Parts;
+        return { UploadId: 'u', ETag: '"e"' };
+      });
+      const driver = new S3Driver({ ...base, partSize: 1 }, client);
+      const w = await driver.writer('blobs/huge');
+      await expect(w.write(Buffer.alloc(10_001))).rejects.toThrow(/larger than 10000 parts of 1 bytes .*raise storage\.s3\.partSize/);
+      await w.abort();
+      const hinted = await driver.writer('blobs/huge', { sizeHint: 20_001 });
+      await hinted.write(Buffer.alloc(20_001));
+      await hinted.commit();
+      await hinted.release();
+      expect(completed).toHaveLength(6_667);
+    },
+    SLOW_MS,
+  );
 
   test('a body cut short is an error, not a clean end', async () => {
     const client = stubClient(() => ({ Body: Readable.from([Buffer.from('abc')]), ContentLength: 10 }));

@@ -33,7 +33,12 @@ test('gc removes the blobs no cached manifest references, keeps the image whole,
     await driver.put(paths.blob(parseDigest(digest)), bytes);
     return digest;
   };
-  const [configDigest, layerDigest, ...orphans] = await Promise.all([putBlob(randomBytes(100)), putBlob(randomBytes(2000)), putBlob(randomBytes(300)), putBlob(randomBytes(400))]);
+  const [configDigest, layerDigest, ...orphans] = await Promise.all([
+    putBlob(randomBytes(100)),
+    putBlob(randomBytes(2000)),
+    putBlob(randomBytes(300)),
+    putBlob(randomBytes(400)),
+  ]);
   const body = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -56,7 +61,13 @@ test('gc removes the blobs no cached manifest references, keeps the image whole,
   const gc = await runCli(['gc', '--config', file, '--grace', '0s']);
   // stderr may carry the AWS SDK's notice about Node 20; only the exit code and stdout matter.
   expect({ code: gc.code, stderr: gc.code === 0 ? '' : gc.stderr }).toEqual({ code: 0, stderr: '' });
-  expect(gc.stdout.split('\n').filter((l) => l.startsWith('removed ')).map((l) => l.split(' ')[1]).sort()).toEqual([...orphans].sort());
+  expect(
+    gc.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('removed '))
+      .map((l) => l.split(' ')[1])
+      .sort(),
+  ).toEqual([...orphans].sort());
   expect(gc.stdout).toMatch(/1 repositories, 1 manifests, 3 blobs referenced; removed 2 blobs .*, 0 stale temps;/);
 
   const blobKey = (digest: string) => paths.blob(parseDigest(digest));

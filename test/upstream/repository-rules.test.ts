@@ -18,7 +18,9 @@ describe('repository allow and deny patterns', () => {
     for (const path of ['/v2/library/evil-app/manifests/1', `/v2/library/evil-app/blobs/${image.config}`, '/v2/library/evil-app/tags/list']) {
       const res = await m.get(path);
       expect([path, res.status, json(res.body).errors[0].code]).toEqual([path, 403, 'DENIED']);
-      expect(json(res.body).errors[0].message).toBe('repository library/evil-app is not served by this mirror: it matches upstreams.docker.io.repositories.deny "library/evil*"');
+      expect(json(res.body).errors[0].message).toBe(
+        'repository library/evil-app is not served by this mirror: it matches upstreams.docker.io.repositories.deny "library/evil*"',
+      );
     }
     expect(m.hub.requests).toEqual([]);
   });

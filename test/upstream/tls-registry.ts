@@ -28,7 +28,24 @@ export async function makePki(): Promise<TestPki> {
   await writeFile(join(dir, 'client.ext'), 'extendedKeyUsage=clientAuth\n');
   for (const who of ['server', 'client']) {
     openssl(dir, 'req', ...ec, '-keyout', `${who}.key`, '-out', `${who}.csr`, '-subj', `/CN=${who === 'server' ? '127.0.0.1' : 'pullthrough mirror'}`);
-    openssl(dir, 'x509', '-req', '-in', `${who}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${who}.pem`, '-days', '2', '-extfile', `${who}.ext`);
+    openssl(
+      dir,
+      'x509',
+      '-req',
+      '-in',
+      `${who}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca.key',
+      '-CAcreateserial',
+      '-out',
+      `${who}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      `${who}.ext`,
+    );
   }
   const at = (f: string) => join(dir, f);
   return {
@@ -67,7 +84,11 @@ export async function startTlsRegistry(pki: TestPki, opts: { requireClientCert?:
       state.requests++;
       if (req.url === '/v2/') return res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
       if (req.url === '/v2/library/app/manifests/1' || req.url === `/v2/library/app/manifests/${digest}`) {
-        res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'docker-content-digest': digest, 'content-length': manifest.length });
+        res.writeHead(200, {
+          'content-type': 'application/vnd.oci.image.manifest.v1+json',
+          'docker-content-digest': digest,
+          'content-length': manifest.length,
+        });
         return res.end(req.method === 'HEAD' ? undefined : manifest);
       }
       res.writeHead(404, { 'content-type': 'application/json' }).end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');

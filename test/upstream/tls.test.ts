@@ -80,7 +80,11 @@ describe('upstream TLS settings', () => {
 
   test('an unreadable `ca` stops the start, naming the key', async () => {
     registry = await startTlsRegistry(pki);
-    const config = configSchema.parse({ listen: '127.0.0.1:0', storage: { driver: 'filesystem', filesystem: { root: pki.dir } }, upstreams: [{ name: 'docker.io', url: registry.url, tls: { ca: `${pki.dir}/missing.pem` } }] });
+    const config = configSchema.parse({
+      listen: '127.0.0.1:0',
+      storage: { driver: 'filesystem', filesystem: { root: pki.dir } },
+      upstreams: [{ name: 'docker.io', url: registry.url, tls: { ca: `${pki.dir}/missing.pem` } }],
+    });
     await expect(startServer(config, pino({ level: 'silent' }))).rejects.toThrow(/invalid config: upstreams\.docker\.io\.tls\.ca: .*no such file/);
   });
 

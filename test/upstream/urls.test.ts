@@ -43,7 +43,9 @@ describe('several URLs per upstream', () => {
 
   test('a primary that hangs and a fallback that is up: pulls succeed through the fallback; the primary is then skipped, each URL with its own health', async () => {
     // The harness's own hub goes unused: the upstream is the hanging primary, then `fallback`.
-    m = await startMirror({ upstream: { url: undefined, urls: [primary.url, fallback.url], timeouts: TIMEOUTS, health: { probeInitial: '1m', probeMax: '1m' } } });
+    m = await startMirror({
+      upstream: { url: undefined, urls: [primary.url, fallback.url], timeouts: TIMEOUTS, health: { probeInitial: '1m', probeMax: '1m' } },
+    });
     const layer = randomBytes(40_000);
     const image = fallback.addImage('library/app', '1', { layers: [layer] });
     expect((await m!.get('/v2/library/app/manifests/1')).body.equals(image.manifest)).toBe(true);
@@ -60,7 +62,9 @@ describe('several URLs per upstream', () => {
   test('a primary back after its backoff is probed by one request, then used again', async () => {
     const hub = await FakeHub.start();
     try {
-      m = await startMirror({ upstream: { url: undefined, urls: [hub.url, fallback.url], timeouts: TIMEOUTS, health: { probeInitial: '200ms', probeMax: '200ms' } } });
+      m = await startMirror({
+        upstream: { url: undefined, urls: [hub.url, fallback.url], timeouts: TIMEOUTS, health: { probeInitial: '200ms', probeMax: '200ms' } },
+      });
       for (const h of [hub, fallback]) h.addImage('library/app', '1');
       hub.fault({ kind: 'hang', match: { role: 'registry' }, phase: 'headers' });
       expect((await m.get('/v2/library/app/manifests/1')).status).toBe(200); // through the fallback

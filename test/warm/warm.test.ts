@@ -20,22 +20,40 @@ describe('warm', () => {
 
   test('--platform fetches only that platform of a multi-arch index', async () => {
     m = await startMirror();
-    const amd = m.hub.addImage('library/multi', undefined, { layers: [randomBytes(1000), randomBytes(1000)], platform: { os: 'linux', architecture: 'amd64' } });
+    const amd = m.hub.addImage('library/multi', undefined, {
+      layers: [randomBytes(1000), randomBytes(1000)],
+      platform: { os: 'linux', architecture: 'amd64' },
+    });
     const arm = m.hub.addImage('library/multi', undefined, { layers: [randomBytes(1000)], platform: { os: 'linux', architecture: 'arm64' } });
     m.hub.addIndex('library/multi', 'latest', [
       { digest: amd.digest, size: amd.manifest.length, mediaType: amd.mediaType, platform: { os: 'linux', architecture: 'amd64' } },
       { digest: arm.digest, size: arm.manifest.length, mediaType: arm.mediaType, platform: { os: 'linux', architecture: 'arm64' } },
     ]);
     const progress = recorder();
-    const [result] = await warmImages(m.server.mirror, [parseImageRef('multi')], { platforms: [{ os: 'linux', architecture: 'arm64' }], concurrency: 2 }, progress);
+    const [result] = await warmImages(
+      m.server.mirror,
+      [parseImageRef('multi')],
+      { platforms: [{ os: 'linux', architecture: 'arm64' }], concurrency: 2 },
+      progress,
+    );
     expect(result!.error).toBeUndefined();
     expect(result!.blobs).toBe(2);
     expect(m.hub.count({ kind: 'blob', method: 'GET', status: 307 })).toBe(2);
-    expect(m.hub.requests.filter((r) => r.kind === 'blob').map((r) => r.digest).sort()).toEqual([arm.config, ...arm.layers].sort());
+    expect(
+      m.hub.requests
+        .filter((r) => r.kind === 'blob')
+        .map((r) => r.digest)
+        .sort(),
+    ).toEqual([arm.config, ...arm.layers].sort());
 
     // Warm again: everything is cached, nothing fetched upstream.
     m.hub.resetCounts();
-    const [again] = await warmImages(m.server.mirror, [parseImageRef('docker.io/library/multi:latest')], { platforms: [{ os: 'linux', architecture: 'arm64' }], concurrency: 2 }, recorder());
+    const [again] = await warmImages(
+      m.server.mirror,
+      [parseImageRef('docker.io/library/multi:latest')],
+      { platforms: [{ os: 'linux', architecture: 'arm64' }], concurrency: 2 },
+      recorder(),
+    );
     expect(again!.cached).toBe(2);
     expect(m.hub.count({ kind: 'blob' })).toBe(0);
   });
@@ -49,7 +67,12 @@ describe('warm', () => {
       { digest: arm.digest, size: arm.manifest.length, mediaType: arm.mediaType, platform: { os: 'linux', architecture: 'arm64' } },
     ]);
     const progress = recorder();
-    const results = await warmImages(m.server.mirror, [parseImageRef('all:1'), parseImageRef('missing:1'), parseImageRef('quay.io/x/y')], { concurrency: 4 }, progress);
+    const results = await warmImages(
+      m.server.mirror,
+      [parseImageRef('all:1'), parseImageRef('missing:1'), parseImageRef('quay.io/x/y')],
+      { concurrency: 4 },
+      progress,
+    );
     expect(results[0]!.blobs).toBe(amd.layers.length + arm.layers.length + 2);
     expect(results[1]!.error?.message).toMatch(/manifest unknown/);
     expect(results[2]!.error?.message).toMatch(/quay.io is not an upstream/);

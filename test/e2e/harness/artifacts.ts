@@ -40,7 +40,10 @@ export function buildkitCache(): ArtifactSpec {
   return {
     label: 'BuildKit cache',
     tag: 'buildcache',
-    config: { mediaType: 'application/vnd.buildkit.cacheconfig.v0', bytes: JSON.stringify({ layers: [{ blob: 'sha256:…', parent: -1 }], records: [{ digest: 'sha256:…' }] }) },
+    config: {
+      mediaType: 'application/vnd.buildkit.cacheconfig.v0',
+      bytes: JSON.stringify({ layers: [{ blob: 'sha256:…', parent: -1 }], records: [{ digest: 'sha256:…' }] }),
+    },
     layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', bytes: layer, annotations: { 'buildkit/createdat': '2026-12-03T00:00:00Z' } }],
   };
 }
@@ -76,6 +79,13 @@ export async function pushArtifact(push: RegistryPusher, spec: ArtifactSpec): Pr
     const pushed = await push.blob(layer.bytes, layer.mediaType);
     layers.push(layer.annotations ? { ...pushed, annotations: layer.annotations } : pushed);
   }
-  const manifest = { schemaVersion: 2, mediaType: OCI_MANIFEST, ...(spec.artifactType ? { artifactType: spec.artifactType } : {}), config, layers, ...spec.extra };
+  const manifest = {
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    ...(spec.artifactType ? { artifactType: spec.artifactType } : {}),
+    config,
+    layers,
+    ...spec.extra,
+  };
   return push.manifest(manifest, spec.tag);
 }

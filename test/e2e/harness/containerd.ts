@@ -49,9 +49,12 @@ export class Containerd extends LocalServer {
    */
   async pull(reference: string, options: { namespace: string; hostsDir: string; allPlatforms?: boolean }): Promise<void> {
     await this.ctr(options.namespace, [
-      'images', 'pull',
-      '--hosts-dir', options.hostsDir,
-      '--snapshotter', 'native',
+      'images',
+      'pull',
+      '--hosts-dir',
+      options.hostsDir,
+      '--snapshotter',
+      'native',
       ...(options.allPlatforms ? ['--all-platforms'] : []),
       reference,
     ]);
@@ -71,7 +74,13 @@ export class Containerd extends LocalServer {
   /** Every blob digest in the namespace's content store (manifests, indexes, configs, layers). */
   async contentDigests(namespace: string): Promise<Set<string>> {
     const { stdout } = await this.ctr(namespace, ['content', 'ls', '--quiet']);
-    return new Set(stdout.toString('utf8').split('\n').map((l) => l.trim()).filter(Boolean));
+    return new Set(
+      stdout
+        .toString('utf8')
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    );
   }
 
   /** Stops containerd, then checks nothing it mounted under its dir outlived it, and deletes the dir. */

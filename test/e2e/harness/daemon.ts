@@ -96,10 +96,7 @@ export class Daemon {
     this.child.kill('SIGTERM');
     // The grace timer is cancelled on exit, or it would hold jest open for 5 s.
     const grace = new AbortController();
-    const graceful = await Promise.race([
-      this.exited.then(() => true),
-      sleep(STOP_GRACE_MS, false, { signal: grace.signal }).catch(() => true),
-    ]);
+    const graceful = await Promise.race([this.exited.then(() => true), sleep(STOP_GRACE_MS, false, { signal: grace.signal }).catch(() => true)]);
     grace.abort();
     if (!graceful) {
       this.child.kill('SIGKILL');

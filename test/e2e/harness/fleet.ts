@@ -135,6 +135,7 @@ async function seed(layoutDir: string, registry: RegistryName, upstream: Upstrea
   for (const image of seeded) {
     if (image.mediaType !== wanted[image.kind]) throw new Error(`${host}/${image.repository}: ${image.mediaType}, expected ${wanted[image.kind]}`);
   }
-  if (multiarch.images.map((i) => i.platform).join() !== 'linux/amd64,linux/arm64') throw new Error(`${host}/e2e/multiarch: platforms ${multiarch.images.map((i) => i.platform).join()}`);
+  if (multiarch.images.map((i) => i.platform).join() !== 'linux/amd64,linux/arm64')
+    throw new Error(`${host}/e2e/multiarch: platforms ${multiarch.images.map((i) => i.platform).join()}`);
   return seeded;
 }

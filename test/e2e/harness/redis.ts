@@ -75,11 +75,9 @@ export class RedisServer {
     const log = openSync(this.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(
-        REDIS_BIN,
-        ['--port', String(this.port), '--bind', LOOPBACK, '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no'],
-        { stdio: ['ignore', log, log] },
-      );
+      child = spawn(REDIS_BIN, ['--port', String(this.port), '--bind', LOOPBACK, '--save', '', '--appendonly', 'no', '--dir', this.dir, '--daemonize', 'no'], {
+        stdio: ['ignore', log, log],
+      });
     } finally {
       closeSync(log); // the child holds its own copy
     }

@@ -28,7 +28,9 @@ export async function fetchManifest(baseUrl: string, repository: string, referen
   const response = expectOk(url, await httpGet(url, { headers: { accept: MANIFEST_ACCEPT } }));
   return {
     digest: sha256Digest(response.body),
-    mediaType: String(response.headers['content-type'] ?? '').split(';')[0]!.trim(),
+    mediaType: String(response.headers['content-type'] ?? '')
+      .split(';')[0]!
+      .trim(),
     raw: response.body,
     response,
   };

@@ -57,7 +57,11 @@ export class RegistryPusher {
   async blob(bytes: Buffer | string, mediaType: string): Promise<Descriptor> {
     const body = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
     const digest = sha256Digest(body);
-    const started = expectStatus(`upload to ${this.repository}`, await send('POST', `${this.baseUrl}/v2/${this.repository}/blobs/uploads/`, Buffer.alloc(0)), 202);
+    const started = expectStatus(
+      `upload to ${this.repository}`,
+      await send('POST', `${this.baseUrl}/v2/${this.repository}/blobs/uploads/`, Buffer.alloc(0)),
+      202,
+    );
     const location = new URL(String(started.headers.location), this.baseUrl);
     location.searchParams.set('digest', digest);
     expectStatus(`blob ${digest}`, await send('PUT', location.toString(), body, { 'content-type': 'application/octet-stream' }), 201);
@@ -91,7 +95,13 @@ export interface VerifiedPull {
  * GETs `reference` from `baseUrl` accepting `mediaType` as a client of that artifact would, then
  * each of `blobs`; throws unless every body hashes to the digest it was asked by.
  */
-export async function pullVerified(baseUrl: string, repository: string, reference: string, mediaType: string, blobs: readonly Descriptor[]): Promise<VerifiedPull> {
+export async function pullVerified(
+  baseUrl: string,
+  repository: string,
+  reference: string,
+  mediaType: string,
+  blobs: readonly Descriptor[],
+): Promise<VerifiedPull> {
   const url = `${baseUrl}/v2/${repository}/manifests/${reference}`;
   const res = await httpGet(url, { headers: { accept: mediaType } });
   if (res.status !== 200) throw new Error(`GET ${url}: HTTP ${res.status}: ${res.body.toString('utf8').slice(0, 300)}`);

@@ -60,11 +60,7 @@ export function run(command: string, args: readonly string[], options: RunOption
         resolve({ stdout: out, stderr: err });
         return;
       }
-      const how = timedOut
-        ? `killed after ${options.timeoutMs} ms`
-        : signal
-          ? `killed by ${signal}`
-          : `exit code ${code}`;
+      const how = timedOut ? `killed after ${options.timeoutMs} ms` : signal ? `killed by ${signal}` : `exit code ${code}`;
       const detail = err.trim() || out.toString('utf8').trim() || '(no output)';
       reject(new Error(`${shown}\n  failed: ${how}\n  output tail:\n${tail(detail)}`));
     });

@@ -16,7 +16,11 @@ export function signingKeys(): { privateKey: KeyObject; publicKey: KeyObject } {
 export function simpleSigningPayload(dockerReference: string, manifestDigest: string): Buffer {
   return Buffer.from(
     JSON.stringify({
-      critical: { identity: { 'docker-reference': dockerReference }, image: { 'docker-manifest-digest': manifestDigest }, type: 'cosign container image signature' },
+      critical: {
+        identity: { 'docker-reference': dockerReference },
+        image: { 'docker-manifest-digest': manifestDigest },
+        type: 'cosign container image signature',
+      },
       optional: null,
     }),
   );
