@@ -24,7 +24,9 @@ fi
 SUDO=()
 if ((EUID != 0)); then SUDO=(sudo -n); fi
 
+# Two suites (or a helper and CI) may install at once: wait for the other's dpkg lock instead of failing.
+lock=(-o DPkg::Lock::Timeout=600)
 echo "$label: installing ${missing[*]}"
-"${SUDO[@]}" apt-get update
+"${SUDO[@]}" apt-get "${lock[@]}" update
 "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
-  apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
+  apt-get "${lock[@]}" install -y --no-install-recommends "${missing[@]}" </dev/null
