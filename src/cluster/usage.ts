@@ -82,10 +82,14 @@ export class ClusterUsageIndex extends UsageIndex {
     this.send('usage', (c) => c.eval(RECORD, 3, this.keys.size, this.keys.access, this.keys.total, digest, size, lastAccess));
   }
 
+  /**
+   * Sent whether or not the local view holds the blob: a blob another replica fetched since this
+   * one's last listing or round is served here all the same, and its use is the cluster's (XX:
+   * only a blob the shared index has a size for).
+   */
   override touch(digest: string): void {
     super.touch(digest);
-    const entry = this.get(digest);
-    if (entry) this.send('usage', (c) => c.zadd(this.keys.access, 'XX', 'GT', entry.lastAccess, digest));
+    this.send('usage', (c) => c.zadd(this.keys.access, 'XX', 'GT', this.now(), digest));
   }
 
   override remove(digest: string): void {
@@ -147,7 +151,7 @@ export class ClusterUsageIndex extends UsageIndex {
       this.redis.fallback('eviction', err);
     }
     // The local add/remove calls send each difference on to Redis.
-    super.reconcile(listed, listedAt);
+    await super.reconcile(listed, listedAt);
   }
 
   /**
@@ -217,7 +221,7 @@ export class ClusterUsageIndex extends UsageIndex {
     batch.incrby(this.keys.total, 0); // a total even for an empty view
     const results = (await batch.exec()) ?? [];
     const failed = results.find(([err]) => err !== null);
-    if (failed) throw failed[0];
+    if (failed?.[0]) throw failed[0];
   }
 
   private refreshPins(): void {

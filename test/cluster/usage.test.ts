@@ -76,6 +76,27 @@ test('the total and access times are the cluster’s: a replica that never saw a
   );
 });
 
+test('a replica serving a blob another fetched moves its access time for the cluster, though its own view never listed it', async () => {
+  const [a, b, c] = [await replica(), await replica(), await replica()];
+  clock = 2_000_000;
+  a.add(digest(1), 100);
+  a.add(digest(2), 200);
+  await flushed(a);
+  // B started before A fetched: only a round or the 5-minute listing would bring the blob into its view.
+  expect(b.get(digest(1))).toBeUndefined();
+  clock = 3_000_000;
+  b.touch(digest(1));
+  b.touch(digest(9)); // in no replica's index: stays out of the shared one too
+  await flushed(b);
+  const seen = await c.exclusive(async () => c.all().map((u) => [u.digest, u.lastAccess]));
+  expect(seen?.sort()).toEqual(
+    [
+      [digest(1), 3_000_000],
+      [digest(2), 2_000_000],
+    ].sort(),
+  );
+});
+
 test('concurrent adds, resizes and removes from two replicas keep the total equal to the sum of the sizes', async () => {
   const [a, b] = [await replica(), await replica()];
   for (let i = 0; i < 300; i++) {
@@ -134,7 +155,7 @@ test('Redis down: operations go on alone and count fallbacks; Redis back empty: 
   await flushed(b);
 
   await server.stop();
-  await until('A sees Redis down', () => connections[0]!.available === false);
+  await until('A sees Redis down', () => !connections[0]!.available);
   a.add(digest(3), 300);
   a.touch(digest(1));
   a.pin(digest(3))();

@@ -2,7 +2,8 @@
 // redis-server (cluster.redis), in front of a local docker-registry, with cache.maxSize about three
 // images. Images pulled one after another through different replicas: the bucket stays within the
 // bound however the pulls are spread, and the image pulled last survives whichever replica served
-// it and whichever replica evicts.
+// it and whichever replica evicts. A warm pull counts for the cluster too: an old image pulled
+// again through a replica that never listed it outlives newer ones nobody pulled since.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
@@ -18,6 +19,8 @@ import { UpstreamRegistry } from './harness/upstream-registry.js';
 // Generous, for slow CI disks; nothing here asserts how long anything takes.
 const TIMEOUT_MS = 240_000;
 const IMAGES = 7;
+/** Pushed with the others, pulled last: after the warm pull, the pull that makes the final round. */
+const LATE = IMAGES;
 /** Each image: a 4 MiB layer and a small one, random, so each is about 4.3 MB in the bucket. */
 const LAYERS = [4 * MiB, 256 * KiB];
 
@@ -27,14 +30,14 @@ let upstream: UpstreamRegistry | undefined;
 let work: string | undefined;
 let bucket: string;
 let replicas: Pullthrough[] = [];
-let images: (PushedImage & { bytes: number })[] = [];
+const images: (PushedImage & { bytes: number })[] = [];
 let maxSize: number;
 
 beforeAll(async () => {
   s3 = await RgwGateway.start();
   bucket = await s3.createBucket();
   [redis, upstream, work] = await Promise.all([RedisServer.start(), UpstreamRegistry.create(), makeTempDir('cluster-eviction')]);
-  for (let i = 0; i < IMAGES; i++) {
+  for (let i = 0; i <= LATE; i++) {
     const local = await buildImage({ layoutDir: join(work, 'layout'), tag: `img${i}`, layerSizes: LAYERS });
     const pushed = await pushImage(local, { host: upstream.host, repository: `e2e/evict${i}`, tag: '1.0' });
     images.push({ ...pushed, bytes: await imageBytes(pushed) });
@@ -103,13 +106,13 @@ async function settled(image: PushedImage): Promise<Map<string, number>> {
 
 describe('eviction across 3 replicas on one bucket, with Redis', () => {
   test(
-    `${IMAGES} images pulled in turn through 3 replicas: the bucket stays within maxSize and the last pulled image survives`,
+    `${IMAGES} images pulled in turn through 3 replicas: the bucket stays within maxSize and the last pulled image survives, a warm pull through a replica that never listed the image included`,
     async () => {
       const before = await redis!.commandCounts();
       let peak = 0;
-      let sampling = true;
+      const sampling = new AbortController();
       const sampler = (async () => {
-        while (sampling) {
+        while (!sampling.signal.aborted) {
           peak = Math.max(peak, total(await storedBlobs()));
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
@@ -124,20 +127,27 @@ describe('eviction across 3 replicas on one bucket, with Redis', () => {
         const blobs = await settled(image);
         afterEach.push({ pulled: i, through, bytes: total(blobs), images: images.flatMap((img, n) => (stored(blobs, img) ? [n] : [])) });
       }
-      sampling = false;
+      sampling.abort();
       await sampler;
       const after = await redis!.commandCounts();
       const commands = Object.entries(after)
         .map(([name, calls]) => [name, calls - (before[name] ?? 0)] as const)
         .filter(([name, n]) => n > 0 && name !== 'info');
       const rounds = await Promise.all(replicas.map(evictionRounds));
-      // One warm pull of the newest image through a replica that did not fetch it: Redis's share of a cached pull.
-      const newest = images.at(-1)!;
+      // A warm pull of the oldest image left through a replica that did not fetch it (its own view
+      // holds it only if a round of its own came after that pull): the access must reach the
+      // cluster's index all the same. Also Redis's share of a cached pull.
+      const oldest = images[afterEach.at(-1)!.images[0]!]!;
       const beforeWarm = await redis!.commandCounts();
-      await skopeoCopy(`docker://${replicas[1]!.host}/${newest.repository}:${newest.tag}`, `oci:${join(work!, 'warm')}:${newest.tag}`);
+      await skopeoCopy(`docker://${replicas[0]!.host}/${oldest.repository}:${oldest.tag}`, `oci:${join(work!, 'warm')}:${oldest.tag}`);
       const warm = Object.entries(await redis!.commandCounts())
         .map(([name, calls]) => [name, calls - (beforeWarm[name] ?? 0) - (name === 'info' ? 1 : 0)] as const)
         .filter(([, n]) => n > 0);
+      // One more cold image: its round keeps the one pulled warm and takes the ones after it.
+      const late = images[LATE]!;
+      await skopeoCopy(`docker://${replicas[1]!.host}/${late.repository}:${late.tag}`, `oci:${join(work!, 'late')}:${late.tag}`);
+      const lateBlobs = await settled(late);
+      const lastRound = images.flatMap((img, n) => (stored(lateBlobs, img) ? [n] : []));
 
       // The figures for the record (docs/scaling.md quotes them).
       const mb = (n: number) => (n / 1e6).toFixed(2);
@@ -146,7 +156,8 @@ describe('eviction across 3 replicas on one bucket, with Redis', () => {
         ...afterEach.map((s) => `  after pull ${s.pulled} (replica ${s.through}): ${mb(s.bytes)} MB, images stored ${s.images.join(',')}`),
         `  eviction rounds per replica: ${rounds.join(', ')}`,
         `  redis commands for ${IMAGES} pulls: ${commands.map(([n, c]) => `${n} ${c}`).join(', ')} (${(commands.reduce((t, [, c]) => t + c, 0) / IMAGES).toFixed(1)} per pull)`,
-        `  redis commands for one warm pull (${digestsOf(newest).length} objects): ${warm.map(([n, c]) => `${n} ${c}`).join(', ')}`,
+        `  redis commands for one warm pull (image ${images.indexOf(oldest)}, ${digestsOf(oldest).length} objects, replica 0): ${warm.map(([n, c]) => `${n} ${c}`).join(', ')}`,
+        `  after pull ${LATE} (replica 1): ${mb(total(lateBlobs))} MB, images stored ${lastRound.join(',')}`,
       ];
       process.stderr.write(`${lines.join('\n')}\n`);
 
@@ -167,6 +178,9 @@ describe('eviction across 3 replicas on one bucket, with Redis', () => {
         expect([s.pulled, s.images]).toEqual([s.pulled, newest]);
         expect(s.images.length).toBeGreaterThanOrEqual(Math.min(fit, s.pulled + 1));
       }
+      // The round after the warm pull: the image pulled warm is the cluster's most recent use after the late one.
+      expect(total(lateBlobs)).toBeLessThanOrEqual(maxSize);
+      expect(lastRound).toEqual([images.indexOf(oldest), LATE]);
     },
     TIMEOUT_MS,
   );
