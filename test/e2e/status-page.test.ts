@@ -182,7 +182,8 @@ test(
     const errors = await rows('errors');
     expect(errors.map((r) => [r[1], r[3]])).toEqual(
       expect.arrayContaining([
-        ['4', expect.stringContaining('GET /v2/library/nosuch/manifests/latest 404 MANIFEST_UNKNOWN')],
+        // No such repository on the Hub (its 401 insufficient_scope): NAME_UNKNOWN, as distribution answers.
+        ['4', expect.stringContaining('GET /v2/library/nosuch/manifests/latest 404 NAME_UNKNOWN repository library/nosuch not found upstream')],
         ['1', expect.stringContaining('GET /v2/quay.io/org/tool/manifests/1 503 UNAVAILABLE')],
       ]),
     );
