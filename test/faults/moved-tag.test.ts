@@ -6,6 +6,8 @@ import { until } from './fault-kit.js';
 /** The GET of the moved tag's new manifest fails in each way an upstream can fail it; its HEAD succeeds. */
 const FAILED_GETS: [string, Fault][] = [
   ['answers 503', { kind: 'status', match: { kind: 'manifest', method: 'GET' }, status: 503 }],
+  // Docker Hub's pull limit counts GETs only: the HEAD passes, the GET is refused.
+  ['answers 429', { kind: 'status', match: { kind: 'manifest', method: 'GET' }, status: 429, headers: { 'Retry-After': '1' } }],
   ['sends a body that is not JSON', { kind: 'status', match: { kind: 'manifest', method: 'GET' }, status: 200, body: 'not a manifest' }],
   ['never answers', { kind: 'hang', match: { kind: 'manifest', method: 'GET' }, phase: 'headers' }],
 ];
