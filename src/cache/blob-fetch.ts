@@ -249,7 +249,15 @@ export class BlobFetch implements FetchSource {
       err instanceof RegistryError || err instanceof StorageError ? err : UpstreamError.unreachable(this.route.upstream.name, `blob ${this.digest.value}`, err);
     this.failure = failure;
     this.settled = true;
-    this.log.warn({ err: failure.message, digest: this.digest.value, upstream: this.route.upstream.name }, 'blob fetch failed');
+    // One line per cause: the log is rate-limited by its fields (src/observability/log-limiter.ts), so they hold
+    // nothing that differs between two fetches failing alike. Held back by the health gate: its change was logged.
+    if (!(failure instanceof UpstreamError && failure.heldBack)) {
+      const upstreamStatus = failure instanceof UpstreamError ? failure.upstreamStatus : undefined;
+      this.log.warn(
+        { upstream: this.route.upstream.name, repository: this.route.name, digest: this.digest.value, upstreamStatus, err: failure.message },
+        'blob fetch failed',
+      );
+    }
     // Every reader is woken to the failure and destroyed: none ends cleanly on bad bytes.
     this.wakeAll();
     this.readersMoved?.();
