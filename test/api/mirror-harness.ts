@@ -8,6 +8,18 @@ import { configSchema, type Config } from '../../src/config.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
 import { FakeHub, type FakeHubOptions } from '../fixtures/fake-hub.js';
 
+/**
+ * The Accept real clients send for manifests (containerd's; docker, podman and skopeo name the same
+ * four types). The mirror answers Accept as distribution does, so a request without it is not a pull.
+ */
+export const CLIENT_ACCEPT = [
+  'application/vnd.docker.distribution.manifest.v2+json',
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+  '*/*',
+].join(', ');
+
 export interface MirrorUnderTest {
   hub: FakeHub;
   server: RunningServer;
@@ -15,6 +27,7 @@ export interface MirrorUnderTest {
   root: string;
   /** Every file under the storage root (temps included), once running fetches settled. */
   files(): Promise<string[]>;
+  /** A GET as a client sends it: with CLIENT_ACCEPT unless `headers` names another `accept`. */
   get(path: string, headers?: Record<string, string>): Promise<HttpResult>;
   /** Sends the path byte for byte: no URL normalisation of `..` or `%2e%2e` on the client side. */
   getRaw(path: string): Promise<HttpResult>;
@@ -84,7 +97,7 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<MirrorUnder
         .sort();
     },
     get: async (path, headers = {}) => {
-      const res = await request(`${url}${path}`, { headers });
+      const res = await request(`${url}${path}`, { headers: { accept: CLIENT_ACCEPT, ...headers } });
       const body = Buffer.from(await res.body.arrayBuffer());
       return { status: res.statusCode, headers: res.headers, body };
     },
