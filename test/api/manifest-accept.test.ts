@@ -1,7 +1,8 @@
 // The client's Accept decides what a manifest request may be answered with, as in distribution's
 // registry/handlers/manifests.go: the rules are in src/api/manifest-accept.ts.
 import { request } from 'undici';
-import { CLIENT_ACCEPT, json, startMirror, type HttpResult, type MirrorUnderTest } from './mirror-harness.js';
+import { json, startMirror, type HttpResult, type MirrorUnderTest } from './mirror-harness.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 
 const DOCKER_MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
 const DOCKER_LIST = 'application/vnd.docker.distribution.manifest.list.v2+json';

@@ -1,7 +1,8 @@
 // containerd resolves a tag with a HEAD, then fetches the manifest by digest. The mirror must
 // remember what the HEAD told it (tag → digest), or a later pull by tag fails once the upstream
 // is gone although every byte is cached. Found by the containerd e2e suite.
-import { CLIENT_ACCEPT, startMirror, type MirrorUnderTest } from './mirror-harness.js';
+import { startMirror, type MirrorUnderTest } from './mirror-harness.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 
 describe('a tag resolved by HEAD, its manifest fetched by digest (containerd)', () => {
   let m: MirrorUnderTest;

@@ -1,4 +1,5 @@
-import { CLIENT_ACCEPT, json, startMirror, type MirrorUnderTest } from './mirror-harness.js';
+import { json, startMirror, type MirrorUnderTest } from './mirror-harness.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 

@@ -6,19 +6,8 @@ import { pino, type Logger } from 'pino';
 import { request } from 'undici';
 import { configSchema, type Config } from '../../src/config.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 import { FakeHub, type FakeHubOptions } from '../fixtures/fake-hub.js';
-
-/**
- * The Accept real clients send for manifests (containerd's; docker, podman and skopeo name the same
- * four types). The mirror answers Accept as distribution does, so a request without it is not a pull.
- */
-export const CLIENT_ACCEPT = [
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-  '*/*',
-].join(', ');
 
 export interface MirrorUnderTest {
   hub: FakeHub;

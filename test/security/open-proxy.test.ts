@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { CLIENT_ACCEPT, json, startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
+import { json, startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 import { ociCode, rawGet, rawRequest } from './raw-http.js';
 
 /**
