@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { configSchema } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 import { FakeHub } from '../fixtures/fake-hub.js';
 import { metric, parseMetrics, type Sample } from '../observability/metrics-text.js';
 
@@ -30,7 +31,7 @@ const m = {
     return server.url;
   },
   async get(path: string): Promise<{ status: number; body: Buffer }> {
-    const res = await fetch(`${server.url}${path}`);
+    const res = await fetch(`${server.url}${path}`, { headers: { accept: CLIENT_ACCEPT } });
     return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
   },
 };
