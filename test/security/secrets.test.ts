@@ -51,7 +51,7 @@ class Exposure {
  */
 describe('secrets stay secret', () => {
   let dir: string;
-  let hub: FakeHub;
+  let hub: FakeHub | undefined;
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pt-secrets-'));
   });
