@@ -178,7 +178,7 @@ export class PullThroughBlobs {
 
   /** A stored blob's bytes; pinned against eviction until the stream closes. */
   private async read(digest: Digest, range?: ByteRange): Promise<Readable> {
-    return this.pinned(digest, (await this.local.reader(paths.blob(digest), range)) as Readable);
+    return this.pinned(digest, await this.local.reader(paths.blob(digest), range));
   }
 
   /** Every stream closes (autoDestroy), also when its client hangs up: the pin goes with it. */

@@ -147,7 +147,7 @@ export class ClusterUsageIndex extends UsageIndex {
       this.redis.fallback('eviction', err);
     }
     // The local add/remove calls send each difference on to Redis.
-    super.reconcile(listed, listedAt);
+    await super.reconcile(listed, listedAt);
   }
 
   /**
@@ -216,8 +216,8 @@ export class ClusterUsageIndex extends UsageIndex {
     for (const b of this.all()) batch.eval(RECORD, 3, this.keys.size, this.keys.access, this.keys.total, b.digest, b.size, b.lastAccess);
     batch.incrby(this.keys.total, 0); // a total even for an empty view
     const results = (await batch.exec()) ?? [];
-    const failed = results.find(([err]) => err !== null);
-    if (failed) throw failed[0];
+    const failed = results.map(([err]) => err).find((err) => err !== null);
+    if (failed) throw failed;
   }
 
   private refreshPins(): void {

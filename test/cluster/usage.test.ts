@@ -134,7 +134,7 @@ test('Redis down: operations go on alone and count fallbacks; Redis back empty: 
   await flushed(b);
 
   await server.stop();
-  await until('A sees Redis down', () => connections[0]!.available === false);
+  await until('A sees Redis down', () => !connections[0]!.available);
   a.add(digest(3), 300);
   a.touch(digest(1));
   a.pin(digest(3))();

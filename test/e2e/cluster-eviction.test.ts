@@ -27,7 +27,7 @@ let upstream: UpstreamRegistry | undefined;
 let work: string | undefined;
 let bucket: string;
 let replicas: Pullthrough[] = [];
-let images: (PushedImage & { bytes: number })[] = [];
+const images: (PushedImage & { bytes: number })[] = [];
 let maxSize: number;
 
 beforeAll(async () => {
@@ -107,9 +107,9 @@ describe('eviction across 3 replicas on one bucket, with Redis', () => {
     async () => {
       const before = await redis!.commandCounts();
       let peak = 0;
-      let sampling = true;
+      const sampling = new AbortController();
       const sampler = (async () => {
-        while (sampling) {
+        while (!sampling.signal.aborted) {
           peak = Math.max(peak, total(await storedBlobs()));
           await new Promise((resolve) => setTimeout(resolve, 100));
         }
@@ -124,7 +124,7 @@ describe('eviction across 3 replicas on one bucket, with Redis', () => {
         const blobs = await settled(image);
         afterEach.push({ pulled: i, through, bytes: total(blobs), images: images.flatMap((img, n) => (stored(blobs, img) ? [n] : [])) });
       }
-      sampling = false;
+      sampling.abort();
       await sampler;
       const after = await redis!.commandCounts();
       const commands = Object.entries(after)

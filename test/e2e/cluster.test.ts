@@ -66,12 +66,14 @@ class SlowRelay {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     }
-    const relay = this;
+    // The rate is read per piece: a test slows the relay or lets it go mid-transfer.
+    const rate = () => this.bytesPerSecond;
     async function* paced(source: AsyncIterable<Buffer>) {
       for await (const chunk of source) {
         for (let at = 0; at < chunk.length; at += 64 * KiB) {
           const piece = chunk.subarray(at, at + 64 * KiB);
-          if (relay.bytesPerSecond) await sleep((piece.length / relay.bytesPerSecond) * 1000);
+          const bytesPerSecond = rate();
+          if (bytesPerSecond) await sleep((piece.length / bytesPerSecond) * 1000);
           yield piece;
         }
       }
@@ -166,10 +168,12 @@ async function pending(): Promise<string[]> {
 
 /** Every blob of the image stored, and no upload pending; gives up after 30 s and returns the keys. */
 async function settled(digests: string[]): Promise<{ keys: string[]; uploads: string[] }> {
-  for (const deadline = Date.now() + 30_000; ; await sleep(200)) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
     const keys = await s3!.allKeys(bucket);
     const uploads = await pending();
     if ((digests.every((d) => keys.includes(blobKey(d))) && uploads.length === 0) || Date.now() > deadline) return { keys, uploads };
+    await sleep(200);
   }
 }
 
@@ -186,8 +190,10 @@ async function readiness(mirror: Pullthrough): Promise<{ status: string; checks:
 }
 
 async function until(what: string, done: () => Promise<boolean>, ms = 30_000): Promise<void> {
-  for (const deadline = Date.now() + ms; !(await done()); await sleep(50)) {
+  const deadline = Date.now() + ms;
+  while (!(await done())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
   }
 }
 
