@@ -100,7 +100,7 @@ const upstreamSchema = z
       .strictObject({ probeInitial: durationSchema.default(2_000), probeMax: durationSchema.default(120_000) })
       .default({ probeInitial: 2_000, probeMax: 120_000 }),
   })
-  .refine((u) => (u.url === undefined) !== (u.urls === undefined), { message: 'set one of url and urls', path: ['url'] })
+  .refine((u) => (u.url === undefined) !== (u.urls === undefined), { error: 'set one of url and urls', path: ['url'] })
   // Both given after parsing: `url` (the primary, for messages) and `urls` (what is tried).
   .transform((u) => ({ ...u, url: u.url ?? u.urls![0]!, urls: u.urls ?? [u.url!] }));
 
@@ -403,6 +403,7 @@ function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
 function showValue(key: string, value: unknown): string {
   if (/password|secret|token/i.test(key)) return '[redacted]';
   if (typeof value === 'string' && /^[a-z]+:\/\/[^/@]*@/i.test(value)) return JSON.stringify(value.replace(/\/\/[^/@]*@/, '//[redacted]@'));
-  const text = JSON.stringify(value) ?? String(value);
+  // JSON.stringify(undefined) is undefined, which lib.d.ts does not say.
+  const text = (JSON.stringify(value) as string | undefined) ?? String(value);
   return text.length > 120 ? `${text.slice(0, 117)}...` : text;
 }

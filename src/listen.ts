@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { STATUS_CODES, createServer as createHttpServer, type RequestListener, type Server as HttpServer } from 'node:http';
+import { STATUS_CODES, createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
 import { Server as HttpsServer, createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -25,12 +25,16 @@ export function formatHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
+/** Koa's `app.callback()`: it answers every error itself (ctx.onerror), so its promise never rejects. */
+type AppCallback = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
 /**
- * A server for `handler`: HTTPS when TLS files are configured, plain HTTP otherwise. Headers must
+ * A server for `callback`: HTTPS when TLS files are configured, plain HTTP otherwise. Headers must
  * be complete within `headersTimeout` (slowloris bound); requests Node's parser refuses are answered
  * with OCI error JSON like every other refusal.
  */
-export function createListener(handler: RequestListener, tls?: { cert: string; key: string }, headersTimeout = 20_000): HttpServer | HttpsServer {
+export function createListener(callback: AppCallback, tls?: { cert: string; key: string }, headersTimeout = 20_000): HttpServer | HttpsServer {
+  const handler = (req: IncomingMessage, res: ServerResponse) => void callback(req, res);
   // Node enforces headersTimeout only when it sweeps connections, every connectionsCheckingInterval
   // (default 30 s): sweep often enough that the configured bound is the one that holds.
   const options = { headersTimeout, requestTimeout: 0, connectionsCheckingInterval: Math.min(30_000, Math.max(50, Math.floor(headersTimeout / 4))) };

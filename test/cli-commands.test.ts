@@ -1,5 +1,6 @@
 // The first ten minutes with the CLI, as a new user meets it: usage and --help, the README's
 // commands, config errors that name their source, and the commands agreeing with each other.
+import { jest } from '@jest/globals';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { until } from './faults/fault-kit.js';
 import { FakeHub } from './fixtures/fake-hub.js';
 
 beforeAll(ensureBuilt, 180_000);
+// Each test starts node processes (the README check one per command line); on a loaded CI machine that outlasts jest's 5 s.
+jest.setTimeout(30_000);
 
 const COMMANDS = ['serve', 'check', 'client-config', 'gc', 'warm'];
 const README = fileURLToPath(new URL('../README.md', import.meta.url));

@@ -32,7 +32,7 @@ export interface RouteDeps {
 }
 
 type RouteContext = RouterContext<RequestState>;
-type Handler = (ctx: RouteContext) => Promise<unknown> | void;
+type Handler = (ctx: RouteContext) => Promise<void> | void;
 type Step = RouterMiddleware<RequestState>;
 
 const READ_ONLY = () => new RegistryError('UNSUPPORTED', 'this registry is a read-only pull-through mirror', { Allow: 'GET, HEAD' });

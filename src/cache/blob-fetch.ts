@@ -44,7 +44,7 @@ export class BlobFetch implements FetchSource {
   verified = false;
   failure?: Error;
   /** Set when storage failed: the fetch passes bytes through and new readers may not join. */
-  private storageFailure?: unknown;
+  private storageFailure?: Error;
   private size?: number;
   private readonly window = new ChunkWindow();
   private writer?: StorageWriter;
@@ -185,7 +185,7 @@ export class BlobFetch implements FetchSource {
           this.trim();
           this.wakeAll();
           await stored?.catch((err: unknown) => this.storageFailed(err));
-          if (this.storageFailure) await this.paceByReaders(signal);
+          if (this.storageFailure) await this.paceByReaders(this.storageFailure, signal);
           idle.refresh();
         }
       } catch (err) {
@@ -205,10 +205,10 @@ export class BlobFetch implements FetchSource {
       resolveComplete(received);
       this.wakeAll();
     } catch (err) {
-      this.fail(err);
+      const failure = this.fail(err);
       // Settles only once the temp is gone, so nothing of a failed fetch outlives it.
       await this.gone;
-      throw this.failure;
+      throw failure;
     } finally {
       clearTimeout(deadline);
       clearTimeout(idle);
@@ -243,33 +243,43 @@ export class BlobFetch implements FetchSource {
     return !this.failure && !this.storageFailure;
   }
 
-  private fail(err: unknown): void {
+  private fail(err: unknown): Error {
     // Registry errors (BLOB_UNKNOWN, an upstream's own status) keep their kind; anything else is the upstream's failure.
     const failure =
       err instanceof RegistryError || err instanceof StorageError ? err : UpstreamError.unreachable(this.route.upstream.name, `blob ${this.digest.value}`, err);
     this.failure = failure;
     this.settled = true;
-    this.log.warn({ err: failure.message, digest: this.digest.value, upstream: this.route.upstream.name }, 'blob fetch failed');
+    // One line per cause: the log is rate-limited by its fields (src/observability/log-limiter.ts), so they hold
+    // nothing that differs between two fetches failing alike. Held back by the health gate: its change was logged.
+    if (!(failure instanceof UpstreamError && failure.heldBack)) {
+      const upstreamStatus = failure instanceof UpstreamError ? failure.upstreamStatus : undefined;
+      this.log.warn(
+        { upstream: this.route.upstream.name, repository: this.route.name, digest: this.digest.value, upstreamStatus, err: failure.message },
+        'blob fetch failed',
+      );
+    }
     // Every reader is woken to the failure and destroyed: none ends cleanly on bad bytes.
     this.wakeAll();
     this.readersMoved?.();
     this.releaseWhenUnused(true);
+    return failure;
   }
 
   /** Storage gave up (disk full, permissions): from here on, bytes pass through and nothing is stored. */
   private storageFailed(err: unknown): void {
     if (this.storageFailure) return;
-    this.storageFailure = err;
-    this.log.error({ err: (err as Error).message, digest: this.digest.value }, 'cannot store blob; passing it through uncached');
+    // Drivers throw Errors (StorageError through withDriverBase); anything else is named after the driver.
+    this.storageFailure = err instanceof Error ? err : new StorageError(this.storage.name, 'write', err);
+    this.log.error({ err: this.storageFailure.message, digest: this.digest.value }, 'cannot store blob; passing it through uncached');
   }
 
   /**
    * Pass-through: waits while more than the window is held for readers behind. A reader that
-   * holds everyone up for the idle timeout is dropped; nobody left reading ends the fetch.
+   * holds everyone up for the idle timeout is dropped; nobody left reading ends the fetch (with `storageFailure`).
    */
-  private async paceByReaders(signal: AbortSignal): Promise<void> {
+  private async paceByReaders(storageFailure: Error, signal: AbortSignal): Promise<void> {
     for (;;) {
-      if (this.readers.size === 0) throw this.storageFailure;
+      if (this.readers.size === 0) throw storageFailure;
       this.trim();
       if (this.window.size <= PASS_THROUGH_WINDOW) return;
       const moved = await new Promise<boolean>((resolve) => {
@@ -298,7 +308,10 @@ export class BlobFetch implements FetchSource {
   /** Drops from memory what storage holds (but the front), or, in pass-through, what every reader has passed. */
   private trim(): void {
     const landed = this.writer?.landed ?? 0;
-    if (!this.storageFailure) return this.window.dropBefore(Math.min(landed, this.window.end - FRONT_BYTES));
+    if (!this.storageFailure) {
+      this.window.dropBefore(Math.min(landed, this.window.end - FRONT_BYTES));
+      return;
+    }
     let slowest = this.window.end;
     for (const r of this.readers) slowest = Math.min(slowest, r.position);
     this.window.dropBefore(Math.max(landed, slowest));

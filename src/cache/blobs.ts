@@ -38,6 +38,8 @@ export class PullThroughBlobs {
   private readonly running = new Set<BlobFetch>();
   /** Cluster mode: one lease attempt per digest at a time from this replica, shared by its clients. */
   private readonly claims = new Inflight<Lease | 'stored' | undefined>();
+  /** Fetches ended so far, of any digest (see getBlob). */
+  private ended = 0;
 
   constructor(
     private readonly local: StorageDriver,
@@ -63,8 +65,13 @@ export class PullThroughBlobs {
    * needs the size before any byte (a Range request), so a fetch without a length is waited for.
    */
   async getBlob(route: Route, digest: Digest, options: { sized?: boolean } = {}): Promise<BlobHandle> {
-    const hit = await this.stored(digest);
-    if (hit) return hit;
+    // A fetch that ends while storage is asked may have committed after the answer and left the
+    // joinable map: asked again, or a herd's late client would fetch the blob a second time.
+    for (let ended = this.ended; ; ended = this.ended) {
+      const hit = await this.stored(digest);
+      if (hit) return hit;
+      if (ended === this.ended) break;
+    }
 
     let running = this.joinable.get(digest.value);
     let joined = running?.joinable === true;
@@ -156,6 +163,7 @@ export class PullThroughBlobs {
     this.joinable.set(digest.value, fetch);
     this.running.add(fetch);
     const forget = () => {
+      this.ended += 1;
       this.running.delete(fetch);
       if (this.joinable.get(digest.value) === fetch) this.joinable.delete(digest.value);
     };
@@ -170,7 +178,7 @@ export class PullThroughBlobs {
 
   /** A stored blob's bytes; pinned against eviction until the stream closes. */
   private async read(digest: Digest, range?: ByteRange): Promise<Readable> {
-    return this.pinned(digest, (await this.local.reader(paths.blob(digest), range)) as Readable);
+    return this.pinned(digest, await this.local.reader(paths.blob(digest), range));
   }
 
   /** Every stream closes (autoDestroy), also when its client hangs up: the pin goes with it. */

@@ -73,14 +73,19 @@ export class FetchReader extends Readable {
           // The range's own last byte is held back until the blob is verified.
           max = Math.min(max, this.end + 1 - this.cursor - (verified ? 0 : 1));
           if (max <= 0) {
-            if (verified) return void this.push(null);
-            return this.waitForNews();
+            if (verified) this.push(null);
+            else this.waitForNews();
+            return;
           }
         }
         const got = this.source.next(this.cursor, max);
-        if (got === WAIT) return this.waitForNews();
+        if (got === WAIT) {
+          this.waitForNews();
+          return;
+        }
         if (got === END) return void this.push(null);
         const bytes = got instanceof Promise ? await got : got;
+        // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the client may hang up during the await; TS keeps the loop top's narrowing
         if (this.destroyed) return;
         this.cursor += bytes.length;
         this.source.moved(this);

@@ -18,6 +18,14 @@ export interface ManifestResult {
   cache: CacheStatus;
 }
 
+/** A cached tag that may be served now, or (`moved`) the stale record of one the upstream says moved. */
+interface CurrentTag {
+  tag: TagRecord;
+  cache: CacheStatus;
+  /** `tagRevalidation: wait` and the HEAD named another digest: serve `tag` only if the new manifest cannot be fetched. */
+  moved?: true;
+}
+
 export interface ManifestStat {
   digest: string;
   mediaType: string;
@@ -59,12 +67,18 @@ export class PullThroughManifests {
       return this.fetch(route, reference.digest.value);
     }
     const tag = reference.tag;
-    const record = await this.currentTag(route, tag);
-    if (record) {
-      const cached = await this.local.getByDigest(up, route.name, parseDigest(record.tag.digest));
-      if (cached) return this.served(cached, record.cache);
+    const current = await this.currentTag(route, tag);
+    const cached = current && (await this.local.getByDigest(up, route.name, parseDigest(current.tag.digest)));
+    if (!cached) return this.fetch(route, tag);
+    if (!current.moved) return this.served(cached, current.cache);
+    try {
+      return await this.fetch(route, tag);
+    } catch (err) {
+      // Stale-if-error, as when the HEAD fails: the GET of the new manifest failed, the old one is here.
+      if (!(err instanceof UpstreamError)) throw err;
+      this.warnStale(route, tag, err);
+      return this.served(cached, 'stale');
     }
-    return this.fetch(route, tag);
   }
 
   /** For HEAD: answers a miss with the upstream's HEAD alone, so a HEAD never costs a pull. */
@@ -74,8 +88,8 @@ export class PullThroughManifests {
       const cached = await this.local.getByDigest(up, route.name, reference.digest);
       if (cached) return { digest: cached.digest, mediaType: cached.mediaType, size: cached.body.length, cache: 'hit' };
     } else {
-      const record = await this.currentTag(route, reference.tag);
-      if (record) return { ...record.tag, cache: record.cache };
+      const current = await this.currentTag(route, reference.tag);
+      if (current && !current.moved) return { ...current.tag, cache: current.cache };
     }
     const ref = reference.kind === 'digest' ? reference.digest.value : reference.tag;
     const head = await this.unlessNotFound(route, ref, () => route.upstream.client.headManifest(route.name, ref));
@@ -101,7 +115,7 @@ export class PullThroughManifests {
    * The cached tag if it may be served now: fresh, immutable, past its TTL with the revalidation
    * in the background (the default), revalidated (`tagRevalidation: wait`), or stale on upstream failure.
    */
-  private async currentTag(route: Route, tag: string): Promise<{ tag: TagRecord; cache: CacheStatus } | undefined> {
+  private async currentTag(route: Route, tag: string): Promise<CurrentTag | undefined> {
     const { upstream, name } = route;
     const record = await this.local.getTag(upstream.name, name, tag);
     if (!record) return undefined;
@@ -118,10 +132,10 @@ export class PullThroughManifests {
         () => revalidatedBy(this.local, route, tag, record),
       );
       const confirmed = await result;
-      return confirmed ? { tag: confirmed, cache: joined ? 'coalesced' : 'revalidated' } : undefined;
+      return confirmed ? { tag: confirmed, cache: joined ? 'coalesced' : 'revalidated' } : { tag: record, cache: 'stale', moved: true };
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
-      if (!err.heldBack) this.log.warn({ upstream: upstream.name, repository: name, tag, err: err.message }, 'upstream failed; serving stale tag');
+      this.warnStale(route, tag, err);
       return { tag: record, cache: 'stale' };
     }
   }
@@ -147,7 +161,7 @@ export class PullThroughManifests {
       if (isNotFound(err)) {
         this.log.info({ upstream: upstream.name, repository: name, tag }, 'tag gone upstream; forgotten');
       } else if (err instanceof UpstreamError) {
-        if (!err.heldBack) this.log.warn({ upstream: upstream.name, repository: name, tag, err: err.message }, 'upstream failed; serving stale tag');
+        this.warnStale(route, tag, err);
       } else {
         this.log.error(
           { upstream: upstream.name, repository: name, tag, err: err instanceof Error ? err.message : String(err) },
@@ -155,6 +169,11 @@ export class PullThroughManifests {
         );
       }
     });
+  }
+
+  /** One warning per cause (the log is rate-limited); none when the health gate held the request back, its change was logged. */
+  private warnStale(route: Route, tag: string, err: UpstreamError): void {
+    if (!err.heldBack) this.log.warn({ upstream: route.upstream.name, repository: route.name, tag, err: err.message }, 'upstream failed; serving stale tag');
   }
 
   /** Confirms the tag with a HEAD; undefined when it moved (the caller then fetches the new one). */

@@ -39,8 +39,10 @@ export class UsageIndex {
     return this;
   }
 
-  /** Brings totalBytes up to date before the limits are checked: nothing to do for one process's index. */
-  async refresh(): Promise<void> {}
+  /** Brings totalBytes up to date before the limits are checked. */
+  async refresh(): Promise<void> {
+    // Nothing to do for one process's index: it is the only writer of its total.
+  }
 
   /**
    * Runs an eviction round's `work` if this process may evict now: always, alone. (The cluster's
@@ -123,8 +125,10 @@ export class UsageIndex {
     return [...this.blobs.values()];
   }
 
-  /** Stops background work: none for one process's index. */
-  close(): void {}
+  /** Stops background work. */
+  close(): void {
+    // None for one process's index (the cluster's stops its pin timer).
+  }
 
   /** Writes access times if anything changed since the last save. */
   async save(storage: StorageDriver): Promise<void> {

@@ -197,8 +197,11 @@ export class Lease {
     /** Someone committed this key within the last few seconds: the result may be in storage already. */
     readonly recentCommit: boolean,
   ) {
+    // beat() never rejects (it counts a failure as a fallback); one at a time, so a slow Redis cannot pile them up.
     this.heartbeat = setInterval(
-      () => (this.beating ??= this.beat().finally(() => (this.beating = undefined))),
+      () => {
+        this.beating ??= this.beat().finally(() => (this.beating = undefined));
+      },
       Math.max(100, Math.floor(redis.leaseTime / 3)),
     );
     this.heartbeat.unref();

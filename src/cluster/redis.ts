@@ -120,7 +120,7 @@ function tlsOptions({ tls, url }: RedisSettings): ConnectionOptions {
     try {
       return readFileSync(file);
     } catch (err) {
-      throw new Error(`cluster.redis.tls.${key}: ${(err as Error).message}`);
+      throw new Error(`cluster.redis.tls.${key}: ${(err as Error).message}`, { cause: err });
     }
   };
   return {

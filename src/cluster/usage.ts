@@ -220,8 +220,8 @@ export class ClusterUsageIndex extends UsageIndex {
     for (const b of this.all()) batch.eval(RECORD, 3, this.keys.size, this.keys.access, this.keys.total, b.digest, b.size, b.lastAccess);
     batch.incrby(this.keys.total, 0); // a total even for an empty view
     const results = (await batch.exec()) ?? [];
-    const failed = results.find(([err]) => err !== null);
-    if (failed?.[0]) throw failed[0];
+    const failed = results.map(([err]) => err).find((err) => err !== null);
+    if (failed) throw failed;
   }
 
   private refreshPins(): void {

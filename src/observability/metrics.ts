@@ -166,7 +166,7 @@ export class Metrics {
     if (o.route === 'tags') return;
     const source = SERVED_FROM_CACHE.has(o.cache) ? 'cache' : 'upstream';
     if (o.bytes > 0) this.servedBytes.inc({ kind: o.route, source }, o.bytes);
-    this.recent.request(o.route as 'manifest' | 'blob', o.cache, source, o.bytes);
+    this.recent.request(o.route, o.cache, source, o.bytes);
   }
 
   /** A manifest GET was answered (HEADs are free on Docker Hub, so they save nothing). */

@@ -5,6 +5,7 @@
  *
  * Every driver passes test/storage/contract.ts; the cache relies on nothing beyond what it checks.
  */
+import type { Readable } from 'node:stream';
 import { osErrorText } from './os-error.js';
 
 export interface ObjectInfo {
@@ -77,7 +78,7 @@ export interface StorageDriver {
    * A stream of the object, or of one inclusive range of it. Rejects with a NotFoundError when
    * the object is missing. The stream ends cleanly only after every requested byte was read.
    */
-  reader(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream>;
+  reader(key: string, range?: ByteRange): Promise<Readable>;
   /**
    * A temp sink for a new object; nothing is visible under the key until commit(). `sizeHint`, when
    * the final size is known, lets a driver size its parts (S3's 10,000-part limit).

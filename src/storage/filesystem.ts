@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, readdir, rename, rm, stat, statfs, type FileHandle } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
+import type { Readable } from 'node:stream';
 import {
   NotFoundError,
   type ByteRange,
@@ -76,7 +77,7 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  async reader(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream> {
+  async reader(key: string, range?: ByteRange): Promise<Readable> {
     let handle: FileHandle;
     try {
       handle = await open(this.file(key), 'r');

@@ -99,7 +99,7 @@ export class S3Driver implements StorageDriver {
     );
   }
 
-  async reader(key: string, range?: ByteRange): Promise<NodeJS.ReadableStream> {
+  async reader(key: string, range?: ByteRange): Promise<Readable> {
     let res;
     try {
       res = await call(() =>
@@ -272,7 +272,7 @@ function createClient(config: S3Config): S3Client {
  * The body, ending cleanly only if every byte S3 announced arrived: a connection cut mid-body
  * becomes an error the caller sees, never a short object that looks whole.
  */
-function exactLength(body: Readable, expected: number | undefined, key: string): NodeJS.ReadableStream {
+function exactLength(body: Readable, expected: number | undefined, key: string): Readable {
   let seen = 0;
   const out = new Transform({
     highWaterMark: 256 * 1024,

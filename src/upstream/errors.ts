@@ -36,7 +36,7 @@ function codeFor(status: number, answer: UpstreamAnswer): ErrorCode {
 }
 
 function causeText(err: unknown): string {
-  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } } | null | undefined;
   // Prefer the OS's sentence ("connect ECONNREFUSED 127.0.0.1:9") over the bare code.
   return e?.cause?.message || e?.message || e?.cause?.code || e?.code || String(err);
 }

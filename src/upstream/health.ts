@@ -38,7 +38,7 @@ export class UpstreamHealth {
   constructor(
     readonly url: string,
     private readonly policy: HealthPolicy,
-    private readonly onChange: (change: HealthChange) => void = () => {},
+    private readonly onChange: (change: HealthChange) => void = () => undefined,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -70,17 +70,17 @@ export class UpstreamHealth {
 
   private ticket(probe: boolean): Ticket {
     let done = false;
-    const settle = (fn: () => void) => {
+    const settle = (fn?: () => void) => {
       if (done) return;
       done = true;
       if (probe) this.probing = false;
-      fn();
+      fn?.();
     };
     return {
       succeeded: () => settle(() => this.succeeded()),
       failed: (reason, retryAfterSeconds) => settle(() => this.failed(reason, retryAfterSeconds)),
       // Aborted by our own caller: says nothing about the upstream.
-      abandoned: () => settle(() => {}),
+      abandoned: () => settle(),
     };
   }
 

@@ -8,7 +8,7 @@ import { validateName } from '../oci/reference.js';
 import { openStorage } from '../storage/open.js';
 import { UpstreamRouter } from '../upstream/routing.js';
 import { parseImageRef } from './image-ref.js';
-import { hostPlatform, parsePlatform } from './platforms.js';
+import { hostPlatform, parsePlatform } from '../oci/platforms.js';
 import { createProgress } from './progress.js';
 import { warmImages } from './warm.js';
 

@@ -4,7 +4,7 @@ import { parseDigest } from '../oci/digest.js';
 import { parseReference } from '../oci/reference.js';
 import type { Route } from '../upstream/routing.js';
 import { formatImageRef, type ImageRef } from './image-ref.js';
-import { platformMatches, type Platform } from './platforms.js';
+import { platformMatches, type Platform } from '../oci/platforms.js';
 
 export interface WarmOptions {
   /** Platforms to fetch from a multi-arch index; undefined: all of them. */

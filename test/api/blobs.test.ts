@@ -47,6 +47,40 @@ describe('blobs through the mirror', () => {
     expect(m.hub.count({ role: 'cdn' })).toBe(1);
   });
 
+  test('a client whose storage lookup was answered before a running fetch committed joins the stored blob, not a second fetch', async () => {
+    // S3's HEAD takes milliseconds: a fetch can commit and end while one is in flight.
+    let held: { entered: () => void; gate: Promise<void> } | undefined;
+    let release!: () => void;
+    const entered = new Promise<void>((resolve) => {
+      held = { entered: resolve, gate: new Promise((r) => (release = r)) };
+    });
+    m = await startMirror({
+      wrapStorage: (driver) =>
+        Object.assign(Object.create(driver) as typeof driver, {
+          async stat(key: string) {
+            const answer = await driver.stat(key); // as of now: before the other client's fetch
+            const hold = key.startsWith('blobs/') ? held : undefined;
+            held = undefined;
+            if (hold) {
+              hold.entered();
+              await hold.gate;
+            }
+            return answer;
+          },
+        }),
+    });
+    const layer = randomBytes(200_000);
+    const image = m.hub.addImage('library/late', '1', { layers: [layer] });
+    const url = `${m.url}/v2/library/late/blobs/${image.layers[0]}`;
+    const late = download(url); // its lookup says "not stored" and is held
+    await entered;
+    const first = await download(url); // fetches, commits, ends
+    await m.server.mirror.blobs.settled();
+    release();
+    for (const r of [first, await late]) expect(r.bytes?.equals(layer)).toBe(true);
+    expect(m.hub.count({ role: 'cdn' })).toBe(1);
+  });
+
   test('wrong bytes for a digest: the client connection is aborted and nothing is stored', async () => {
     m = await startMirror();
     const image = m.hub.addImage('library/bad', '1', { layers: [randomBytes(500_000)] });

@@ -37,7 +37,7 @@ describe('API surface', () => {
     const res = await fetch(`${m.url}/v2/library/alpine/manifests/latest`, { method });
     expect(res.status).toBe(405);
     expect(res.headers.get('allow')).toBe('GET, HEAD');
-    expect(((await res.json()) as any).errors[0].code).toBe('UNSUPPORTED');
+    expect((await res.json()).errors[0].code).toBe('UNSUPPORTED');
   });
 
   test('OPTIONS on a route lists what it allows', async () => {

@@ -1,4 +1,5 @@
 import { json, startMirror, type MirrorUnderTest } from './mirror-harness.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -95,7 +96,7 @@ describe('manifests through the mirror', () => {
       { digest: amd.digest, size: amd.manifest.length, mediaType: amd.mediaType, platform: { os: 'linux', architecture: 'amd64' } },
       { digest: arm.digest, size: arm.manifest.length, mediaType: arm.mediaType, platform: { os: 'linux', architecture: 'arm64' } },
     ]);
-    const res = await fetch(`${m.url}/v2/library/multi/manifests/latest`, { method: 'HEAD' });
+    const res = await fetch(`${m.url}/v2/library/multi/manifests/latest`, { method: 'HEAD', headers: { accept: CLIENT_ACCEPT } });
     expect(res.status).toBe(200);
     expect(res.headers.get('docker-content-digest')).toBe(index);
     expect(m.hub.count({ kind: 'manifest', method: 'GET' })).toBe(0);

@@ -6,6 +6,7 @@ import { pino, type Logger } from 'pino';
 import { request } from 'undici';
 import { configSchema, type Config } from '../../src/config.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/server.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 import { FakeHub, type FakeHubOptions } from '../fixtures/fake-hub.js';
 
 export interface MirrorUnderTest {
@@ -15,6 +16,7 @@ export interface MirrorUnderTest {
   root: string;
   /** Every file under the storage root (temps included), once running fetches settled. */
   files(): Promise<string[]>;
+  /** A GET as a client sends it: with CLIENT_ACCEPT unless `headers` names another `accept`. */
   get(path: string, headers?: Record<string, string>): Promise<HttpResult>;
   /** Sends the path byte for byte: no URL normalisation of `..` or `%2e%2e` on the client side. */
   getRaw(path: string): Promise<HttpResult>;
@@ -84,7 +86,7 @@ export async function startMirror(opts: MirrorOptions = {}): Promise<MirrorUnder
         .sort();
     },
     get: async (path, headers = {}) => {
-      const res = await request(`${url}${path}`, { headers });
+      const res = await request(`${url}${path}`, { headers: { accept: CLIENT_ACCEPT, ...headers } });
       const body = Buffer.from(await res.body.arrayBuffer());
       return { status: res.statusCode, headers: res.headers, body };
     },

@@ -66,7 +66,8 @@ class SlowRelay {
       this.sockets.add(s);
       s.once('close', () => this.sockets.delete(s));
     }
-    const rate = () => this.bytesPerSecond; // read per piece: the test sets and clears it mid-transfer
+    // The rate is read per piece: a test slows the relay or lets it go mid-transfer.
+    const rate = () => this.bytesPerSecond;
     async function* paced(source: AsyncIterable<Buffer>) {
       for await (const chunk of source) {
         for (let at = 0; at < chunk.length; at += 64 * KiB) {

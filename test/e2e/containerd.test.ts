@@ -26,8 +26,8 @@ type Form = (typeof FORMS)[number][0];
 
 const CASES = FORMS.flatMap(([form]) => REGISTRIES.flatMap((registry) => IMAGE_KINDS.map((kind) => [form, registry, kind] as [Form, RegistryName, ImageKind])));
 
-let fleet: Fleet;
-let containerd: Containerd;
+let fleet: Fleet | undefined;
+let containerd: Containerd | undefined;
 const hostsDirs = new Map<Form, string>();
 
 beforeAll(async () => {
@@ -52,24 +52,24 @@ afterAll(async () => {
  * resolved to the seeded digest and every blob of every platform is in the content store.
  */
 async function pullAndCheck(phase: string, form: Form, registry: RegistryName, kind: ImageKind): Promise<void> {
-  const seeded = fleet.image(registry, kind);
+  const seeded = fleet!.image(registry, kind);
   const namespace = `${phase}-${form}`;
   try {
-    await containerd.pull(seeded.reference, { namespace, hostsDir: hostsDirs.get(form)!, allPlatforms: kind === 'multiarch' });
+    await containerd!.pull(seeded.reference, { namespace, hostsDir: hostsDirs.get(form)!, allPlatforms: kind === 'multiarch' });
   } catch (err) {
-    throw await fleet.explain(err);
+    throw await fleet!.explain(err);
   }
-  expect(await containerd.imageDigest(namespace, seeded.reference)).toBe(seeded.digest);
-  const content = await containerd.contentDigests(namespace);
+  expect(await containerd!.imageDigest(namespace, seeded.reference)).toBe(seeded.digest);
+  const content = await containerd!.contentDigests(namespace);
   const expected = [seeded.digest, ...seeded.images.flatMap((i) => [i.manifest.manifestDigest, i.manifest.configDigest, ...i.manifest.layerDigests])];
   expect(expected.filter((d) => !content.has(d))).toEqual([]);
 }
 
 test('the kind cluster config mounts the directory pulled through here at the config_path it sets', async () => {
-  const cluster = parseYaml(await readFile(join(fleet.work, 'client-kind', 'kind-cluster.yaml'), 'utf8'));
+  const cluster = parseYaml(await readFile(join(fleet!.work, 'client-kind', 'kind-cluster.yaml'), 'utf8'));
   expect(cluster.containerdConfigPatches[0]).toContain('config_path = "/etc/containerd/certs.d"');
   for (const node of cluster.nodes) {
-    expect(join(fleet.work, 'client-kind', node.extraMounts[0].hostPath)).toBe(hostsDirs.get('kind'));
+    expect(join(fleet!.work, 'client-kind', node.extraMounts[0].hostPath)).toBe(hostsDirs.get('kind'));
     expect(node.extraMounts[0].containerPath).toBe('/etc/containerd/certs.d');
   }
 });
@@ -84,17 +84,17 @@ describe('upstreams up', () => {
   );
 
   test('containerd reached the mirror at /v2 without a prefix, and ?ns= chose the upstream', async () => {
-    const seen = describeRequests(await readRequestLog(fleet.mirror.logFile));
+    const seen = describeRequests(await readRequestLog(fleet!.mirror.logFile));
     expect(seen).toContainEqual(expect.stringMatching(/^HEAD \/v2\/e2e\/layers\/manifests\/1\.0 200/));
     expect(seen.filter((line) => line.includes('ghcr.io'))).toEqual([]);
     // Both registries' images are cached, each under its own upstream: only ns could have told them apart.
-    expect(await fetchCatalog(fleet.mirror.url)).toEqual(expect.arrayContaining(CACHED_REPOSITORIES));
+    expect(await fetchCatalog(fleet!.mirror.url)).toEqual(expect.arrayContaining(CACHED_REPOSITORIES));
   });
 });
 
 describe('upstreams stopped: served from the mirror cache', () => {
   beforeAll(async () => {
-    await fleet.stopUpstreams();
+    await fleet!.stopUpstreams();
   }, TIMEOUT_MS);
 
   test.each(CASES)(

@@ -12,8 +12,8 @@ const TIMEOUT_MS = 60_000;
 const TOKEN = 'e2e-token-5c0ffee5c0ffee5c';
 
 let work: string;
-let hub: FakeHub;
-let mirror: ReturnType<typeof startCli>;
+let hub: FakeHub | undefined;
+let mirror: ReturnType<typeof startCli> | undefined;
 let host: string;
 let digest: string;
 
@@ -44,7 +44,7 @@ beforeAll(async () => {
     ].join('\n'),
   );
   mirror = startCli(['serve', '--config', config]);
-  host = new URL(await until(() => mirror.lines.find((l) => l.msg === 'pullthrough listening')?.url as string | undefined)).host;
+  host = new URL(await until(() => mirror!.lines.find((l) => l.msg === 'pullthrough listening')?.url as string | undefined)).host;
 }, TIMEOUT_MS);
 
 afterAll(async () => {

@@ -11,7 +11,7 @@ import { describeRequests, readRequestLog } from './harness/request-log.js';
 const TIMEOUT_MS = 180_000;
 const CASES = REGISTRIES.flatMap((registry) => IMAGE_KINDS.map((kind) => [registry, kind] as [RegistryName, ImageKind]));
 
-let fleet: Fleet;
+let fleet: Fleet | undefined;
 let registriesConf: string;
 const stores: PodmanStore[] = [];
 
@@ -28,13 +28,13 @@ afterAll(async () => {
 
 /** Pulls into a fresh store (so podman has no layer already) and checks what it holds. */
 async function pullAndCheck(registry: RegistryName, kind: ImageKind, arch?: string): Promise<void> {
-  const seeded = fleet.image(registry, kind);
+  const seeded = fleet!.image(registry, kind);
   const store = await PodmanStore.create(registriesConf);
   stores.push(store);
   try {
     await store.pull(seeded.reference, { arch });
   } catch (err) {
-    throw await fleet.explain(err);
+    throw await fleet!.explain(err);
   }
   const pulled = await store.inspect(seeded.reference);
   // podman records the digest it resolved the tag to: the index's for a multi-arch image.
@@ -64,19 +64,19 @@ describe('upstreams up', () => {
   );
 
   test('every pull went through the mirror: docker.io as /v2/<name>, ghcr.io as /v2/ghcr.io/<name>', async () => {
-    const seen = describeRequests(await readRequestLog(fleet.mirror.logFile));
+    const seen = describeRequests(await readRequestLog(fleet!.mirror.logFile));
     for (const kind of IMAGE_KINDS) {
       expect(seen).toContainEqual(expect.stringMatching(new RegExp(`^GET /v2/e2e/${kind}/manifests/1\\.0 200`)));
       expect(seen).toContainEqual(expect.stringMatching(new RegExp(`^GET /v2/ghcr\\.io/e2e/${kind}/manifests/1\\.0 200`)));
     }
-    const catalog = await fetchCatalog(fleet.mirror.url);
+    const catalog = await fetchCatalog(fleet!.mirror.url);
     expect(catalog).toEqual(expect.arrayContaining(CACHED_REPOSITORIES));
   });
 });
 
 describe('upstreams stopped: served from the mirror cache', () => {
   beforeAll(async () => {
-    await fleet.stopUpstreams();
+    await fleet!.stopUpstreams();
   }, TIMEOUT_MS);
 
   test.each(CASES)(

@@ -7,6 +7,7 @@
 // OCI 1.1 upstream, the referrers API is passed through and filtered by artifactType.
 import { createHash, type KeyObject } from 'node:crypto';
 import { join } from 'node:path';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 import { FakeHub, HubMediaType } from '../fixtures/fake-hub.js';
 import { EMPTY_CONFIG, pushArtifact } from './harness/artifacts.js';
 import { httpGet } from './harness/http.js';
@@ -185,7 +186,7 @@ describe('an upstream with the referrers API (the fake hub playing OCI 1.1)', ()
         expect(all.manifests.map((d) => d.digest).sort()).toEqual([sbom, sig].sort());
         const spdxOnly = await referrers(mirror!, 'library/app', subject.digest, SPDX);
         expect([spdxOnly.filtersApplied, spdxOnly.manifests.map((d) => d.digest)]).toEqual(['artifactType', [sbom]]);
-        expect((await httpGet(`${mirror!.url}/v2/library/app/manifests/${sbom}`)).status).toBe(200);
+        expect((await httpGet(`${mirror!.url}/v2/library/app/manifests/${sbom}`, { headers: { accept: CLIENT_ACCEPT } })).status).toBe(200);
       };
       await check();
       // One upstream answer, filtered here for each question; no tag-schema lookup.

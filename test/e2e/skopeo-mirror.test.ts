@@ -12,7 +12,7 @@ import { skopeoCopy } from './harness/skopeo.js';
 const TIMEOUT_MS = 180_000;
 const CASES = REGISTRIES.flatMap((registry) => IMAGE_KINDS.map((kind) => [registry, kind] as [RegistryName, ImageKind]));
 
-let fleet: Fleet;
+let fleet: Fleet | undefined;
 let registriesConf: string;
 let copies = 0;
 
@@ -31,12 +31,12 @@ afterAll(async () => {
  * the manifest (or index) digest, each image of an index, and each blob against its digest.
  */
 async function copyAndCheck(registry: RegistryName, kind: ImageKind): Promise<void> {
-  const seeded = fleet.image(registry, kind);
-  const dir = join(fleet.work, `copy-${(copies += 1)}`);
+  const seeded = fleet!.image(registry, kind);
+  const dir = join(fleet!.work, `copy-${(copies += 1)}`);
   try {
     await skopeoCopy(`docker://${seeded.reference}`, `dir:${dir}`, { all: true, registriesConf });
   } catch (err) {
-    throw await fleet.explain(err);
+    throw await fleet!.explain(err);
   }
   const copied = await readDirImage(dir);
   expect(copied.digest).toBe(seeded.digest);
@@ -58,19 +58,19 @@ describe('upstreams up', () => {
   );
 
   test('the copies went through the mirror, not to the registries they name', async () => {
-    const seen = describeRequests(await readRequestLog(fleet.mirror.logFile));
+    const seen = describeRequests(await readRequestLog(fleet!.mirror.logFile));
     for (const kind of IMAGE_KINDS) {
       // The first fetch of each tag was a miss: the mirror got it from the upstream playing that registry.
       expect(seen).toContainEqual(`GET /v2/e2e/${kind}/manifests/1.0 200 miss`);
       expect(seen).toContainEqual(`GET /v2/ghcr.io/e2e/${kind}/manifests/1.0 200 miss`);
     }
-    expect(await fetchCatalog(fleet.mirror.url)).toEqual(expect.arrayContaining(CACHED_REPOSITORIES));
+    expect(await fetchCatalog(fleet!.mirror.url)).toEqual(expect.arrayContaining(CACHED_REPOSITORIES));
   });
 });
 
 describe('upstreams stopped: served from the mirror cache', () => {
   beforeAll(async () => {
-    await fleet.stopUpstreams();
+    await fleet!.stopUpstreams();
   }, TIMEOUT_MS);
 
   test.each(CASES)(

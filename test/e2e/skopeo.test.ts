@@ -47,6 +47,7 @@ async function pullThroughMirror(name: string, label: string): Promise<void> {
     throw new Error(
       `${(err as Error).message}\n\n--- pullthrough log (${mirror!.logFile}) ---\n${await mirror!.logTail()}` +
         `\n\n--- upstream log (${upstream!.logFile}) ---\n${await upstream!.logTail(2000)}`,
+      { cause: err },
     );
   }
 

@@ -12,6 +12,7 @@ import { pino } from 'pino';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { configSchema } from '../../src/config.js';
 import { startServer, type RunningServer } from '../../src/server.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 import { FakeHub } from '../fixtures/fake-hub.js';
 import { metric, parseMetrics, type Sample } from '../observability/metrics-text.js';
 
@@ -19,18 +20,18 @@ const SCREENSHOT = fileURLToPath(new URL('../../docs/status-page.png', import.me
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const TIMEOUT_MS = 60_000;
 
-let browser: Browser;
+let browser: Browser | undefined;
 let page: Page;
-let server: RunningServer;
+let server: RunningServer | undefined;
 let root: string;
-let hub: FakeHub;
-let ghcr: FakeHub;
+let hub: FakeHub | undefined;
+let ghcr: FakeHub | undefined;
 const m = {
   get url() {
-    return server.url;
+    return server!.url;
   },
   async get(path: string): Promise<{ status: number; body: Buffer }> {
-    const res = await fetch(`${server.url}${path}`);
+    const res = await fetch(`${server!.url}${path}`, { headers: { accept: CLIENT_ACCEPT } });
     return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
   },
 };
@@ -55,9 +56,8 @@ async function counted(requests: number): Promise<Sample[]> {
   }
 }
 
-const text = (selector: string) => page.$eval(selector, (e) => e.textContent ?? '');
-const rows = (table: string) =>
-  page.$$eval(`#${table} tr`, (trs) => trs.slice(1).map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent ?? '')));
+const text = (selector: string) => page.$eval(selector, (e) => e.textContent);
+const rows = (table: string) => page.$$eval(`#${table} tr`, (trs) => trs.slice(1).map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent)));
 
 beforeAll(async () => {
   hub = await FakeHub.start();
@@ -101,9 +101,9 @@ afterAll(async () => {
 test(
   'after real pulls, the page shows what /metrics counts, with nothing loaded from elsewhere',
   async () => {
-    const alpine = hub.addImage('library/alpine', '3.20', { layers: [randomBytes(3_400_000)] });
-    const nginx = hub.addImage('library/nginx', '1.27', { layers: [randomBytes(2_000_000), randomBytes(1_500_000), randomBytes(600_000)] });
-    const app = ghcr.addImage('acme/app', 'v1.4.2', { layers: [randomBytes(5_000_000), randomBytes(800_000)] });
+    const alpine = hub!.addImage('library/alpine', '3.20', { layers: [randomBytes(3_400_000)] });
+    const nginx = hub!.addImage('library/nginx', '1.27', { layers: [randomBytes(2_000_000), randomBytes(1_500_000), randomBytes(600_000)] });
+    const app = ghcr!.addImage('acme/app', 'v1.4.2', { layers: [randomBytes(5_000_000), randomBytes(800_000)] });
     await pull('library/alpine', '3.20', alpine); // cold
     await pull('library/nginx', '1.27', nginx); // cold
     await pull('ghcr.io/acme/app', 'v1.4.2', app); // cold, through the path prefix
@@ -182,7 +182,8 @@ test(
     const errors = await rows('errors');
     expect(errors.map((r) => [r[1], r[3]])).toEqual(
       expect.arrayContaining([
-        ['4', expect.stringContaining('GET /v2/library/nosuch/manifests/latest 404 MANIFEST_UNKNOWN')],
+        // No such repository on the Hub (its 401 insufficient_scope): NAME_UNKNOWN, as distribution answers.
+        ['4', expect.stringContaining('GET /v2/library/nosuch/manifests/latest 404 NAME_UNKNOWN repository library/nosuch not found upstream')],
         ['1', expect.stringContaining('GET /v2/quay.io/org/tool/manifests/1 503 UNAVAILABLE')],
       ]),
     );
@@ -192,7 +193,7 @@ test(
     expect(problems).toEqual([]);
 
     await mkdir(fileURLToPath(new URL('../../docs/', import.meta.url)), { recursive: true });
-    await page.screenshot({ path: SCREENSHOT as `${string}.png`, fullPage: true });
+    await page.screenshot({ path: SCREENSHOT, fullPage: true });
   },
   TIMEOUT_MS,
 );

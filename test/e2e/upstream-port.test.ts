@@ -38,7 +38,7 @@ async function pull(label: string): Promise<void> {
   try {
     await skopeoCopy(`docker://${mirror!.host}/${REPOSITORY}:${TAG}`, `oci:${dir}:${TAG}`);
   } catch (err) {
-    throw new Error(`${(err as Error).message}\n\n--- pullthrough log (${mirror!.logFile}) ---\n${await mirror!.logTail()}`);
+    throw new Error(`${(err as Error).message}\n\n--- pullthrough log (${mirror!.logFile}) ---\n${await mirror!.logTail()}`, { cause: err });
   }
   const copied = await readLayoutManifest(dir, TAG);
   expect([copied.manifestDigest, copied.layerDigests]).toEqual([seeded.manifestDigest, seeded.layerDigests]);

@@ -32,7 +32,7 @@ async function expectNothingLeft(m: MirrorUnderTest, digest: string): Promise<vo
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 describe('blob readers: one fetch, every client at its own pace', () => {
-  let m: MirrorUnderTest;
+  let m: MirrorUnderTest | undefined;
   let warnings: Error[];
   const onWarning = (w: Error) => warnings.push(w);
   beforeEach(() => {
@@ -92,11 +92,11 @@ describe('blob readers: one fetch, every client at its own pace', () => {
     const url = `${m.url}/v2/library/herd/blobs/${digest}`;
 
     const leader = download(url);
-    await until('the fetch to start', () => m.server.mirror.blobs.inflight === 1);
+    await until('the fetch to start', () => m!.server.mirror.blobs.inflight === 1);
     const gone = await Promise.all(Array.from({ length: 1000 }, () => partialGet(url, 1, (req) => req.destroy())));
     expect(gone.every((n) => n > 0)).toBe(true);
     // They are gone while the transfer still runs: only the leader reads.
-    await until('joiners to detach', () => m.server.mirror.blobs.readers.attached === 1);
+    await until('joiners to detach', () => m!.server.mirror.blobs.readers.attached === 1);
     expect(m.server.mirror.blobs.inflight).toBe(1);
 
     const led = await leader;
@@ -124,7 +124,7 @@ describe('blob readers: one fetch, every client at its own pace', () => {
     });
     const others = await herd(5, url);
     for (const d of others) expect(sha256(d.bytes!)).toBe(digest);
-    await until('the blob to be stored', async () => (await m.server.mirror.storage.stat(blobFile(digest))) !== undefined);
+    await until('the blob to be stored', async () => (await m!.server.mirror.storage.stat(blobFile(digest))) !== undefined);
     expect(stalled.readableFlowing).toBe(false);
     expect(m.hub.count({ role: 'cdn', digest })).toBe(1);
 
@@ -157,10 +157,10 @@ describe('blob readers: one fetch, every client at its own pace', () => {
     m.hub.fault({ kind: 'slow', digest, chunkBytes: 64 * 1024, delayMs: 20, times: 1 });
     const url = `${m.url}/v2/library/early/blobs/${digest}`;
     const leader = download(url);
-    await until('the fetch to start', () => m.server.mirror.blobs.inflight === 1);
+    await until('the fetch to start', () => m!.server.mirror.blobs.inflight === 1);
     let early = false;
     await partialGet(url, 64 * 1024, (req) => {
-      early = m.server.mirror.blobs.inflight === 1;
+      early = m!.server.mirror.blobs.inflight === 1;
       req.destroy();
     });
     expect(early).toBe(true);

@@ -78,7 +78,7 @@ async function leaderAndJoiner(m: MirrorUnderTest, repo: string, digest: string,
 }
 
 describe('storage faults', () => {
-  let m: MirrorUnderTest;
+  let m: MirrorUnderTest | undefined;
   afterEach(async () => m?.close());
 
   (mountError ? test.skip : test)(

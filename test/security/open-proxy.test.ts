@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { json, startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 import { ociCode, rawGet, rawRequest } from './raw-http.js';
 
 /**
@@ -69,9 +70,10 @@ describe('never an open proxy', () => {
       `X-Forwarded-Host: ${evilHost}`,
       `Forwarded: host=${evilHost};proto=http`,
       'X-Forwarded-Proto: http',
+      `Accept: ${CLIENT_ACCEPT}`,
     ]);
     expect(res.status).toBe(200);
-    const hosted = await rawRequest(port, `GET /v2/x/manifests/latest HTTP/1.1\r\nHost: ${evilHost}\r\nConnection: close\r\n\r\n`);
+    const hosted = await rawRequest(port, `GET /v2/x/manifests/latest HTTP/1.1\r\nHost: ${evilHost}\r\nAccept: ${CLIENT_ACCEPT}\r\nConnection: close\r\n\r\n`);
     expect(hosted.status).toBe(200);
     expect(m.hub.count({ kind: 'manifest', method: 'GET', status: 200 })).toBe(1);
   });

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { request } from 'undici';
 import { startMirror } from '../api/mirror-harness.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 import { CLI, cleanEnv, ensureBuilt } from '../cli-harness.js';
 import { FakeHub } from '../fixtures/fake-hub.js';
 import { until } from '../faults/fault-kit.js';
@@ -25,7 +26,7 @@ class Exposure {
     this.parts.push(`--- ${label}\n${text}`);
   }
   async fetch(url: string, headers: Record<string, string> = {}, method: 'GET' | 'HEAD' = 'GET'): Promise<number> {
-    const res = await request(url, { method, headers });
+    const res = await request(url, { method, headers: { accept: CLIENT_ACCEPT, ...headers } });
     const body = await res.body.text();
     // Labelled without the query: the test's own URLs carry secrets on purpose.
     this.add(`${method} ${new URL(url).pathname} → ${res.statusCode}`, `${JSON.stringify(res.headers)}\n${body}`);
@@ -51,7 +52,7 @@ class Exposure {
  */
 describe('secrets stay secret', () => {
   let dir: string;
-  let hub: FakeHub;
+  let hub: FakeHub | undefined; // only the tests that start one set it
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pt-secrets-'));
   });

@@ -100,13 +100,15 @@ describe('GET /status.json', () => {
 
   test('recent errors are deduplicated as the log lines are; an unreachable upstream shows its error', async () => {
     m = await startMirror({ cache: { maxSize: 'none' } });
+    // library/missing is no repository on the hub (its 401 insufficient_scope: NAME_UNKNOWN); library/other is one without tag 1.
+    m.hub.addImage('library/other', '2');
     for (let i = 0; i < 5; i++) expect((await m.get('/v2/library/missing/manifests/1')).status).toBe(404);
     expect((await m.get('/v2/library/other/manifests/1')).status).toBe(404);
     await m.hub.close(); // the upstream goes away
     const report = await status(m);
     expect(report.errors.map((e) => [e.count, e.fields.path, e.fields.status, e.fields.error])).toEqual([
       [1, '/v2/library/other/manifests/1', '404', 'MANIFEST_UNKNOWN'],
-      [5, '/v2/library/missing/manifests/1', '404', 'MANIFEST_UNKNOWN'],
+      [5, '/v2/library/missing/manifests/1', '404', 'NAME_UNKNOWN'],
     ]);
     expect(report.readiness.status).toBe('degraded');
     expect(report.upstreams[0]).toMatchObject({ reachable: false, error: expect.stringMatching(/./) });

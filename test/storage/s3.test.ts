@@ -1,9 +1,12 @@
+import { jest } from '@jest/globals';
 import { describeStorageDriver } from './contract.js';
 import { describeWriterReadBack } from './contract-readback.js';
 import { describeListingContract } from './contract-listing.js';
 import { RGW_START_TIMEOUT_MS, RgwGateway } from './rgw.js';
 
 const MiB = 2 ** 20;
+// A multipart object is several round trips to RGW; on a loaded CI machine they outlast jest's 5 s.
+jest.setTimeout(60_000);
 let rgw: RgwGateway;
 beforeAll(async () => {
   rgw = await RgwGateway.start();

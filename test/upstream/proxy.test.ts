@@ -12,12 +12,13 @@ const PROXY_VARS = ['HTTP_PROXY', 'http_proxy', 'HTTPS_PROXY', 'https_proxy', 'N
 let saved: Record<string, string | undefined> = {};
 function setProxyEnv(vars: Record<string, string>): void {
   saved = Object.fromEntries(PROXY_VARS.map((n) => [n, process.env[n]]));
-  for (const n of PROXY_VARS) delete process.env[n];
+  // Unset (process.env stores an assigned undefined as the string "undefined").
+  for (const n of PROXY_VARS) Reflect.deleteProperty(process.env, n);
   Object.assign(process.env, vars);
 }
 function restoreProxyEnv(): void {
   for (const n of PROXY_VARS) {
-    if (saved[n] === undefined) delete process.env[n];
+    if (saved[n] === undefined) Reflect.deleteProperty(process.env, n);
     else process.env[n] = saved[n];
   }
 }

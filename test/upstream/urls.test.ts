@@ -12,7 +12,7 @@ async function startHanging(): Promise<{ url: string; connections: number; close
   const server: Server = createServer((s) => {
     state.connections++;
     sockets.add(s);
-    s.on('error', () => {});
+    s.on('error', () => undefined);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return Object.assign(state, {
@@ -48,13 +48,13 @@ describe('several URLs per upstream', () => {
     });
     const layer = randomBytes(40_000);
     const image = fallback.addImage('library/app', '1', { layers: [layer] });
-    expect((await m!.get('/v2/library/app/manifests/1')).body.equals(image.manifest)).toBe(true);
+    expect((await m.get('/v2/library/app/manifests/1')).body.equals(image.manifest)).toBe(true);
     expect(primary.connections).toBe(1);
-    expect((await m!.get(`/v2/library/app/blobs/${image.layers[0]}`)).body.equals(layer)).toBe(true);
+    expect((await m.get(`/v2/library/app/blobs/${image.layers[0]}`)).body.equals(layer)).toBe(true);
     const other = fallback.addImage('library/other', '1');
-    expect((await m!.get('/v2/library/other/manifests/1')).body.equals(other.manifest)).toBe(true);
+    expect((await m.get('/v2/library/other/manifests/1')).body.equals(other.manifest)).toBe(true);
     expect(primary.connections).toBe(1);
-    const metrics = (await m!.get('/metrics')).body.toString();
+    const metrics = (await m.get('/metrics')).body.toString();
     expect(metrics).toContain(`pullthrough_upstream_up{upstream="docker.io",url="${primary.url}"} 0`);
     expect(metrics).toContain(`pullthrough_upstream_up{upstream="docker.io",url="${fallback.url}"} 1`);
   });

@@ -74,7 +74,7 @@ describe('warm', () => {
       progress,
     );
     expect(results[0]!.blobs).toBe(amd.layers.length + arm.layers.length + 2);
-    expect(results[1]!.error?.message).toMatch(/manifest unknown/);
+    expect(results[1]!.error?.message).toMatch(/repository library\/missing not found upstream docker.io/);
     expect(results[2]!.error?.message).toMatch(/quay.io is not an upstream/);
     expect(progress.lines.filter((l) => l.startsWith('finished'))).toHaveLength(3);
   });

@@ -32,7 +32,8 @@ const REF_NAME = 'org.opencontainers.image.ref.name';
  * OCI manifests may.
  */
 export function summarizeManifest(manifestDigest: string, raw: Buffer, describedAs: string): ManifestSummary {
-  const manifest = JSON.parse(raw.toString('utf8')) as ImageManifest;
+  // Parsed, not yet checked: an index or a schema1 manifest has no config or layers.
+  const manifest = JSON.parse(raw.toString('utf8')) as Partial<ImageManifest>;
   if (!manifest.config || !Array.isArray(manifest.layers)) {
     throw new Error(`${manifestDigest} is not an image manifest: ${raw.toString('utf8').slice(0, 300)}`);
   }

@@ -56,7 +56,7 @@ export class RedisServer {
   }
 
   get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+    return this.child?.exitCode === null && this.child.signalCode === null;
   }
 
   get pid(): number | undefined {
@@ -152,7 +152,7 @@ export class RedisServer {
 function wholeReply(raw: string): string | undefined {
   const eol = raw.indexOf('\r\n');
   if (eol < 0) return undefined;
-  if (raw[0] !== '$') return raw.slice(0, eol);
+  if (!raw.startsWith('$')) return raw.slice(0, eol);
   const length = Number(raw.slice(1, eol));
   if (length < 0) return '';
   const body = Buffer.from(raw.slice(eol + 2), 'utf8');

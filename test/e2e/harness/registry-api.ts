@@ -1,13 +1,6 @@
 import { sha256Digest } from './digest.js';
+import { CLIENT_ACCEPT } from '../../fixtures/client-accept.js';
 import { httpGet, type HttpResponse } from './http.js';
-
-/** Every manifest type a pull may meet, as docker and skopeo send it. */
-const MANIFEST_ACCEPT = [
-  'application/vnd.oci.image.manifest.v1+json',
-  'application/vnd.oci.image.index.v1+json',
-  'application/vnd.docker.distribution.manifest.v2+json',
-  'application/vnd.docker.distribution.manifest.list.v2+json',
-].join(', ');
 
 export interface FetchedManifest {
   /** sha256 of the body; compare with the Docker-Content-Digest header, not instead of it. */
@@ -25,7 +18,7 @@ export interface FetchedManifest {
  */
 export async function fetchManifest(baseUrl: string, repository: string, reference: string): Promise<FetchedManifest> {
   const url = `${baseUrl}/v2/${repository}/manifests/${reference}`;
-  const response = expectOk(url, await httpGet(url, { headers: { accept: MANIFEST_ACCEPT } }));
+  const response = expectOk(url, await httpGet(url, { headers: { accept: CLIENT_ACCEPT } }));
   return {
     digest: sha256Digest(response.body),
     mediaType: String(response.headers['content-type'] ?? '')
