@@ -16,6 +16,7 @@ import { skopeoCopy } from '../e2e/harness/skopeo.js';
 import { makeTempDir, removeDir } from '../e2e/harness/tmp.js';
 import { UpstreamRegistry } from '../e2e/harness/upstream-registry.js';
 import { until } from '../faults/fault-kit.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const PODMAN = join(REPO, 'scripts', 'image-podman.sh');
@@ -31,10 +32,10 @@ async function podmanText(args: string[]): Promise<string> {
   return (await podman(args)).stdout.toString('utf8').trim();
 }
 
-/** GET on loopback; undefined while nothing answers. */
+/** GET on loopback, with the Accept a pulling client sends; undefined while nothing answers. */
 async function status(url: string): Promise<number | undefined> {
   try {
-    const res = await request(url);
+    const res = await request(url, { headers: { accept: CLIENT_ACCEPT } });
     await res.body.dump();
     return res.statusCode;
   } catch {
