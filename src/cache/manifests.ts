@@ -83,14 +83,27 @@ export class PullThroughManifests {
 
   /** For HEAD: answers a miss with the upstream's HEAD alone, so a HEAD never costs a pull. */
   async statManifest(route: Route, reference: Reference): Promise<ManifestStat> {
-    const up = route.upstream.name;
     if (reference.kind === 'digest') {
-      const cached = await this.local.getByDigest(up, route.name, reference.digest);
+      const cached = await this.local.getByDigest(route.upstream.name, route.name, reference.digest);
       if (cached) return { digest: cached.digest, mediaType: cached.mediaType, size: cached.body.length, cache: 'hit' };
-    } else {
-      const current = await this.currentTag(route, reference.tag);
-      if (current && !current.moved) return { ...current.tag, cache: current.cache };
+      return this.statUpstream(route, reference);
     }
+    const current = await this.currentTag(route, reference.tag);
+    if (!current) return this.statUpstream(route, reference);
+    if (!current.moved) return { ...current.tag, cache: current.cache };
+    try {
+      return await this.statUpstream(route, reference);
+    } catch (err) {
+      // Stale-if-error, as getManifest does when a moved tag's GET fails.
+      if (!(err instanceof UpstreamError)) throw err;
+      this.warnStale(route, reference.tag, err);
+      return { ...current.tag, cache: 'stale' };
+    }
+  }
+
+  /** The upstream's HEAD (a GET only when it names no digest); a tag's answer is kept as its record. */
+  private async statUpstream(route: Route, reference: Reference): Promise<ManifestStat> {
+    const up = route.upstream.name;
     const ref = reference.kind === 'digest' ? reference.digest.value : reference.tag;
     const head = await this.unlessNotFound(route, ref, () => route.upstream.client.headManifest(route.name, ref));
     if (!head.digest) {

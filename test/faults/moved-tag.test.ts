@@ -1,4 +1,5 @@
 import { json, startMirror, type MirrorUnderTest } from '../api/mirror-harness.js';
+import { CLIENT_ACCEPT } from '../fixtures/client-accept.js';
 import type { Fault } from '../fixtures/fake-hub-faults.js';
 import { captureLog } from '../observability/capture-log.js';
 import { until } from './fault-kit.js';
@@ -48,6 +49,21 @@ describe('a moved tag whose new manifest cannot be fetched', () => {
       return res.headers['docker-content-digest'] === v2.digest && res;
     });
     expect(moved.body.equals(v2.manifest)).toBe(true);
+  });
+
+  test('tagRevalidation wait, a HEAD: the revalidating HEAD says moved, the HEAD of the new one fails: the stale answer', async () => {
+    const captured = captureLog();
+    m = await startMirror({ upstream: { tagTTL: 0, tagRevalidation: 'wait', ...PROBE_SOON }, log: captured.log });
+    const v1 = m.hub.addImage('library/app', 'latest');
+    expect((await m.get('/v2/library/app/manifests/latest')).status).toBe(200);
+    m.hub.addImage('library/app', 'latest');
+    m.hub.fault({ kind: 'status', match: { kind: 'manifest', method: 'HEAD' }, status: 503, skip: 1 });
+    m.hub.resetCounts();
+
+    const stale = await fetch(`${m.url}/v2/library/app/manifests/latest`, { method: 'HEAD', headers: { accept: CLIENT_ACCEPT } });
+    expect([stale.status, stale.headers.get('docker-content-digest')]).toEqual([200, v1.digest]);
+    expect(m.hub.count({ kind: 'manifest', method: 'HEAD' })).toBe(2);
+    expect(captured.lines.filter((l) => l.msg === 'upstream failed; serving stale tag')).toHaveLength(1);
   });
 
   test('tagRevalidation wait, nothing stale to serve: the GET failure reaches the client', async () => {
