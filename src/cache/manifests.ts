@@ -71,14 +71,13 @@ export class PullThroughManifests {
     const cached = current && (await this.local.getByDigest(up, route.name, parseDigest(current.tag.digest)));
     if (!cached) return this.fetch(route, tag);
     if (!current.moved) return this.served(cached, current.cache);
-    try {
-      return await this.fetch(route, tag);
-    } catch (err) {
-      // Stale-if-error, as when the HEAD fails: the GET of the new manifest failed, the old one is here.
-      if (!(err instanceof UpstreamError)) throw err;
-      this.warnStale(route, tag, err);
-      return this.served(cached, 'stale');
-    }
+    // The HEAD said moved; if the GET of the new manifest fails, the old one is here.
+    return this.staleIfError(
+      route,
+      tag,
+      () => this.fetch(route, tag),
+      () => this.served(cached, 'stale'),
+    );
   }
 
   /** For HEAD: answers a miss with the upstream's HEAD alone, so a HEAD never costs a pull. */
@@ -91,14 +90,12 @@ export class PullThroughManifests {
     const current = await this.currentTag(route, reference.tag);
     if (!current) return this.statUpstream(route, reference);
     if (!current.moved) return { ...current.tag, cache: current.cache };
-    try {
-      return await this.statUpstream(route, reference);
-    } catch (err) {
-      // Stale-if-error, as getManifest does when a moved tag's GET fails.
-      if (!(err instanceof UpstreamError)) throw err;
-      this.warnStale(route, reference.tag, err);
-      return { ...current.tag, cache: 'stale' };
-    }
+    return this.staleIfError(
+      route,
+      reference.tag,
+      () => this.statUpstream(route, reference),
+      () => ({ ...current.tag, cache: 'stale' }),
+    );
   }
 
   /** The upstream's HEAD (a GET only when it names no digest); a tag's answer is kept as its record. */
@@ -138,18 +135,30 @@ export class PullThroughManifests {
       this.revalidateInBackground(route, tag, record);
       return { tag: record, cache: 'stale' };
     }
+    return this.staleIfError(
+      route,
+      tag,
+      async (): Promise<CurrentTag> => {
+        const { result, joined } = this.revalidations.run(
+          `${upstream.name}/${name}:${tag}`,
+          () => this.revalidate(route, tag, record),
+          () => revalidatedBy(this.local, route, tag, record),
+        );
+        const confirmed = await result;
+        return confirmed ? { tag: confirmed, cache: joined ? 'coalesced' : 'revalidated' } : { tag: record, cache: 'stale', moved: true };
+      },
+      () => ({ tag: record, cache: 'stale' }),
+    );
+  }
+
+  /** Stale-if-error: what `attempt` gives, or, when the upstream fails it, the stale answer (warned once per cause). */
+  private async staleIfError<T>(route: Route, tag: string, attempt: () => Promise<T>, stale: () => T): Promise<T> {
     try {
-      const { result, joined } = this.revalidations.run(
-        `${upstream.name}/${name}:${tag}`,
-        () => this.revalidate(route, tag, record),
-        () => revalidatedBy(this.local, route, tag, record),
-      );
-      const confirmed = await result;
-      return confirmed ? { tag: confirmed, cache: joined ? 'coalesced' : 'revalidated' } : { tag: record, cache: 'stale', moved: true };
+      return await attempt();
     } catch (err) {
       if (!(err instanceof UpstreamError)) throw err;
       this.warnStale(route, tag, err);
-      return { tag: record, cache: 'stale' };
+      return stale();
     }
   }
 
