@@ -206,6 +206,9 @@ describe('three replicas on one bucket with cluster.redis', () => {
       const outcomes = await herd(image, replicas, PULLS);
       expect(outcomes.filter((o) => o !== 'ok')).toEqual([]);
       const counts = upstreamGets(await upstreamRequests(offset), image);
+      // Where a second GET would come from: a request that worked alone (Redis failed or timed out) or a lease taken over.
+      const sum = async (line: RegExp) => (await Promise.all(replicas.map((r) => metric(r, line)))).reduce((a, b) => a + b, 0);
+      const [fallbacks, takeovers] = [await sum(/^pullthrough_cluster_fallbacks_total/), await sum(/^pullthrough_cluster_takeovers_total/)];
 
       // The same herd on three replicas that work alone (no cluster.redis), on a bucket of their own.
       const soloBucket = await s3!.createBucket();
@@ -215,7 +218,7 @@ describe('three replicas on one bucket with cluster.redis', () => {
       const soloOutcomes = await herd(alone, solo, PULLS).finally(() => Promise.allSettled(solo.map((r) => r.dispose())));
       const soloCounts = upstreamGets(await upstreamRequests(soloOffset), alone);
       process.stderr.write(
-        `cluster herd: ${PULLS} pulls of ${blobsOf(image).length} blobs over 3 replicas; upstream GETs per blob ${counts.blobs.join(', ')}, per manifest ${counts.manifest}` +
+        `cluster herd: ${PULLS} pulls of ${blobsOf(image).length} blobs over 3 replicas; upstream GETs per blob ${counts.blobs.join(', ')}, per manifest ${counts.manifest}; fallbacks ${fallbacks}, takeovers ${takeovers}` +
           ` (without cluster.redis: per blob ${soloCounts.blobs.join(', ')}, per manifest ${soloCounts.manifest}; ${soloOutcomes.filter((o) => o === 'ok').length} of ${PULLS} right)\n`,
       );
 
