@@ -206,9 +206,14 @@ describe('three replicas on one bucket with cluster.redis', () => {
       const outcomes = await herd(image, replicas, PULLS);
       expect(outcomes.filter((o) => o !== 'ok')).toEqual([]);
       const counts = upstreamGets(await upstreamRequests(offset), image);
-      // Where a second GET would come from: a request that worked alone (Redis failed or timed out) or a lease taken over.
+      // Where a second GET would come from: a request that worked alone (Redis failed or timed out), a lease taken
+      // over, or a fetch whose storage write failed (it passes its bytes through; a new client starts another).
       const sum = async (line: RegExp) => (await Promise.all(replicas.map((r) => metric(r, line)))).reduce((a, b) => a + b, 0);
-      const [fallbacks, takeovers] = [await sum(/^pullthrough_cluster_fallbacks_total/), await sum(/^pullthrough_cluster_takeovers_total/)];
+      const [fallbacks, takeovers, storageErrors] = [
+        await sum(/^pullthrough_cluster_fallbacks_total/),
+        await sum(/^pullthrough_cluster_takeovers_total/),
+        await sum(/^pullthrough_storage_errors_total/),
+      ];
 
       // The same herd on three replicas that work alone (no cluster.redis), on a bucket of their own.
       const soloBucket = await s3!.createBucket();
@@ -218,7 +223,7 @@ describe('three replicas on one bucket with cluster.redis', () => {
       const soloOutcomes = await herd(alone, solo, PULLS).finally(() => Promise.allSettled(solo.map((r) => r.dispose())));
       const soloCounts = upstreamGets(await upstreamRequests(soloOffset), alone);
       process.stderr.write(
-        `cluster herd: ${PULLS} pulls of ${blobsOf(image).length} blobs over 3 replicas; upstream GETs per blob ${counts.blobs.join(', ')}, per manifest ${counts.manifest}; fallbacks ${fallbacks}, takeovers ${takeovers}` +
+        `cluster herd: ${PULLS} pulls of ${blobsOf(image).length} blobs over 3 replicas; upstream GETs per blob ${counts.blobs.join(', ')}, per manifest ${counts.manifest}; fallbacks ${fallbacks}, takeovers ${takeovers}, storage errors ${storageErrors}` +
           ` (without cluster.redis: per blob ${soloCounts.blobs.join(', ')}, per manifest ${soloCounts.manifest}; ${soloOutcomes.filter((o) => o === 'ok').length} of ${PULLS} right)\n`,
       );
 
