@@ -8,6 +8,8 @@ import type { SingleFlight } from '../cluster/lease.js';
  */
 export class Inflight<T> {
   private readonly pending = new Map<string, Promise<T>>();
+  /** Work settled so far, of any key: a caller whose storage lookup overlapped one asks storage again. */
+  ended = 0;
 
   constructor(private readonly across?: SingleFlight) {}
 
@@ -19,7 +21,10 @@ export class Inflight<T> {
     const existing = this.pending.get(key);
     if (existing) return { result: existing, joined: true };
     const once = this.across && fromStorage ? this.across.run(key, work, fromStorage) : work();
-    const result = once.finally(() => this.pending.delete(key));
+    const result = once.finally(() => {
+      this.ended += 1;
+      this.pending.delete(key);
+    });
     this.pending.set(key, result);
     return { result, joined: false };
   }

@@ -62,12 +62,12 @@ export class PullThroughManifests {
   async getManifest(route: Route, reference: Reference): Promise<ManifestResult> {
     const up = route.upstream.name;
     if (reference.kind === 'digest') {
-      const cached = await this.local.getByDigest(up, route.name, reference.digest);
+      const cached = await this.lookedUp(() => this.local.getByDigest(up, route.name, reference.digest));
       if (cached) return this.served(cached, 'hit');
       return this.fetch(route, reference.digest.value);
     }
     const tag = reference.tag;
-    const current = await this.currentTag(route, tag);
+    const current = await this.lookedUp(() => this.currentTag(route, tag));
     const cached = current && (await this.local.getByDigest(up, route.name, parseDigest(current.tag.digest)));
     if (!cached) return this.fetch(route, tag);
     if (!current.moved) return this.served(cached, current.cache);
@@ -114,6 +114,18 @@ export class PullThroughManifests {
       await this.keep(route, ref, () => this.local.putTag(up, route.name, ref, record));
     }
     return { digest: head.digest, mediaType: head.mediaType, size: head.size, cache: 'upstream' };
+  }
+
+  /**
+   * A storage lookup, asked again when a fetch ended while it ran: that fetch may have stored its
+   * manifest after the answer and left `fetches`, and a herd's late client would GET it a second time.
+   */
+  private async lookedUp<T>(lookup: () => Promise<T | undefined>): Promise<T | undefined> {
+    for (;;) {
+      const ended = this.fetches.ended;
+      const found = await lookup();
+      if (found !== undefined || ended === this.fetches.ended) return found;
+    }
   }
 
   private served(manifest: StoredManifest, cache: CacheStatus): ManifestResult {

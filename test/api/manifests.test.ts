@@ -88,6 +88,41 @@ describe('manifests through the mirror', () => {
     expect(m.hub.count({ kind: 'manifest', method: 'GET', status: 200 })).toBe(1);
   });
 
+  test('a client whose tag lookup was answered before a running fetch stored the tag gets it from storage, not a second GET', async () => {
+    let held: { entered: () => void; gate: Promise<void> } | undefined;
+    let release!: () => void;
+    const entered = new Promise<void>((resolve) => {
+      held = { entered: resolve, gate: new Promise((r) => (release = r)) };
+    });
+    m = await startMirror({
+      wrapStorage: (driver) =>
+        Object.assign(Object.create(driver) as typeof driver, {
+          async get(key: string) {
+            const answer = driver.get(key).then(
+              (value) => ({ value }),
+              (error: unknown) => ({ error }),
+            ); // as of now: before the other client's fetch
+            const hold = key.includes('/_tags/') ? held : undefined;
+            if (hold) held = undefined;
+            const settled = await answer;
+            if (hold) {
+              hold.entered();
+              await hold.gate;
+            }
+            if ('error' in settled) throw settled.error;
+            return settled.value;
+          },
+        }),
+    });
+    const image = m.hub.addImage('library/late', '1');
+    const late = m.get('/v2/library/late/manifests/1'); // its tag lookup says "none" and is held
+    await entered;
+    const first = await m.get('/v2/library/late/manifests/1'); // fetches, stores, ends
+    release();
+    for (const r of [first, await late]) expect([r.status, r.headers['docker-content-digest']]).toEqual([200, image.digest]);
+    expect(m.hub.count({ kind: 'manifest', method: 'GET', status: 200 })).toBe(1);
+  });
+
   test('HEAD on a miss asks upstream with a HEAD only; a multi-arch index and its children cache by digest', async () => {
     m = await startMirror();
     const amd = m.hub.addImage('library/multi', undefined, { platform: { os: 'linux', architecture: 'amd64' } });
