@@ -24,14 +24,17 @@ export interface SingleFlight {
 
 /**
  * One look, in one round trip: 2 if the holder waited for (ARGV[3]) has committed; else 1 if the
- * lease is taken now (`SET NX PX`), 0 if not; then the holder's token and the last commit's token.
+ * lease is taken now (`SET NX PX`) or already ours (a look that timed out unanswered took it), 0 if
+ * not; then the holder's token and the last commit's token.
  * KEYS: lease, done. ARGV: token, lease time (ms), the holder waited for ('' at first).
  */
 const ACQUIRE = `
 local done = redis.call('GET', KEYS[2])
 if ARGV[3] ~= '' and done == ARGV[3] then return {2, false, done} end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return {1, ARGV[1], done} end
-return {0, redis.call('GET', KEYS[1]), done}`;
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]); return {1, holder, done} end
+return {0, holder, done}`;
 
 /**
  * Extends the lease if it is still ours; takes it again if it vanished (Redis restarted empty, or
@@ -67,7 +70,8 @@ const DONE_MS = 10_000;
  * Another replica that wants the key waits: woken by the message, and polling every second, it
  * returns `committed` once the holder it waited for committed, or takes the lease over when it
  * vanished without a commit (its holder died: Redis's expiry is the lease, no consensus of ours).
- * Any Redis error makes the caller work alone for that request, counted as a fallback.
+ * A Redis error makes the caller work alone for that request, counted as a fallback: at once when
+ * the connection is down, after three timeouts in a row while it is up (ClusterRedis.retried).
  */
 export class ClusterLeases {
   /** Which replica holds a lease, readable in its value: `<host>/<pid>/<uuid>`. */
@@ -108,7 +112,7 @@ export class ClusterLeases {
     let waitingFor: string | undefined;
     try {
       for (;;) {
-        const look = this.redis.client.eval(ACQUIRE, 2, leaseKey, doneKey, token, this.redis.leaseTime, waitingFor ?? '');
+        const look = this.redis.retried((c) => c.eval(ACQUIRE, 2, leaseKey, doneKey, token, this.redis.leaseTime, waitingFor ?? ''));
         const [taken, holder, done] = (await look) as [number, string, string | null];
         if (taken === 2) {
           this.metrics.observeLease(kind, 'coalesced');
@@ -134,7 +138,8 @@ export class ClusterLeases {
   /**
    * `work` once across replicas for (kind, id): run here under the lease, or waited for and read
    * from storage once another replica committed it. A result already committed by another replica
-   * just before this one took the lease is read from storage too.
+   * just before this one took the lease is read from storage too, and so is one a holder stored
+   * before it died or lost Redis, unreleased (a lease taken over).
    */
   async run<T>(kind: LeaseKind, id: string, work: () => Promise<T>, fromStorage: () => Promise<{ value: T } | undefined>): Promise<T> {
     const claim = await this.claim(kind, id);
@@ -142,7 +147,7 @@ export class ClusterLeases {
     if (claim.kind === 'committed') return ((await fromStorage()) ?? { value: await work() }).value;
     let committed = false;
     try {
-      const stored = claim.lease.recentCommit ? await fromStorage() : undefined;
+      const stored = claim.lease.recentCommit || claim.lease.takenOver ? await fromStorage() : undefined;
       if (stored) return stored.value;
       const value = await work();
       committed = true;
@@ -214,7 +219,7 @@ export class Lease {
     clearInterval(this.heartbeat);
     await this.beating;
     try {
-      await this.redis.client.eval(RELEASE, 2, this.key, this.doneKey, this.token, committed ? 1 : 0, DONE_MS, this.channel);
+      await this.redis.retried((c) => c.eval(RELEASE, 2, this.key, this.doneKey, this.token, committed ? 1 : 0, DONE_MS, this.channel));
     } catch (err) {
       // Waiters see the lease lapse and look in storage (a blob) or do the work themselves.
       this.redis.fallback('lease release', err);
@@ -223,7 +228,7 @@ export class Lease {
 
   private async beat(): Promise<void> {
     try {
-      const kept = (await this.redis.client.eval(HEARTBEAT, 1, this.key, this.token, this.redis.leaseTime)) as number;
+      const kept = (await this.redis.retried((c) => c.eval(HEARTBEAT, 1, this.key, this.token, this.redis.leaseTime))) as number;
       // Another replica took it over (this one was cut from Redis past the expiry): both fetch; the
       // keys are content-addressed, so the second commit writes the same bytes.
       if (kept === 0) clearInterval(this.heartbeat);

@@ -9,6 +9,15 @@ export type RedisSettings = NonNullable<Config['cluster']>['redis'];
 
 /** A command that has not answered within this fails: a slow Redis must never stall a pull. */
 const COMMAND_TIMEOUT_MS = 1_000;
+/**
+ * How many times in a row a command may time out on a connection that is still up before the
+ * caller works alone. One timeout is more often this process than Redis: a replica starved of
+ * CPU, or a long GC, reads the answer only after the timer fired (timers run before I/O). So Redis
+ * counts as slow after about 3 s; a connection that is down still fails at once.
+ */
+const TIMED_OUT_TRIES = 3;
+/** ioredis's error for a command past `commandTimeout`. */
+const TIMED_OUT = 'Command timed out';
 const CONNECT_TIMEOUT_MS = 2_000;
 /** Reconnect backoff: 100 ms, doubling, at most this. */
 const RECONNECT_MAX_MS = 5_000;
@@ -66,6 +75,20 @@ export class ClusterRedis {
       this.subscriberClient.on('error', () => undefined);
     }
     return this.subscriberClient;
+  }
+
+  /**
+   * Runs a command again when it timed out while the connection stayed up, at most TIMED_OUT_TRIES
+   * times in all; for commands that may safely run twice (the first may have run, unanswered).
+   */
+  async retried<T>(command: (client: Redis) => Promise<T>): Promise<T> {
+    for (let tries = 1; ; tries += 1) {
+      try {
+        return await command(this.client);
+      } catch (err) {
+        if (tries >= TIMED_OUT_TRIES || !this.available || (err as Error).message !== TIMED_OUT) throw err;
+      }
+    }
   }
 
   /**

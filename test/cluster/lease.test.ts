@@ -38,8 +38,8 @@ interface Replica {
 }
 
 /** One replica's leases on its own connection, once it (and its subscription) is ready. */
-async function replica(): Promise<Replica> {
-  const settings = configSchema.parse({ cluster: { redis: { url: server.url, leaseTime: `${LEASE_MS}ms` } } }).cluster!.redis;
+async function replica(leaseMs = LEASE_MS): Promise<Replica> {
+  const settings = configSchema.parse({ cluster: { redis: { url: server.url, leaseTime: `${leaseMs}ms` } } }).cluster!.redis;
   const metrics = new Metrics();
   const redis = new ClusterRedis(settings, log, metrics);
   connections.push(redis);
@@ -161,3 +161,53 @@ test('a lease still running when Redis comes back empty is taken again by its he
   await lease.release(true);
   expect((await waiting).kind).toBe('committed');
 }, 30_000);
+
+/** Blocks this process's event loop, as a CPU-starved or GC-bound replica does. */
+function stall(ms: number): void {
+  for (const until = Date.now() + ms; Date.now() < until;);
+}
+
+test('a command timed out by a stall of this process (not by Redis) is asked again: no fallback, no second holder', async () => {
+  const [a, b] = [await replica(5_000), await replica(5_000)];
+  // Redis answers at once, but the answer is read only after the 1 s command timeout fired: the
+  // stall runs in an I/O callback (after a reply), so the loop's next timers phase comes before its next poll.
+  await server.command('PING');
+  const claiming = a.leases.claim('blob', 'sha256:a1');
+  stall(1_300);
+  const lease = held(await claiming);
+  expect(await counter(a.metrics, 'pullthrough_cluster_fallbacks_total')).toBe(0);
+  // Not waited for as someone else's: the lease the timed-out look took is this claim's own.
+  expect(await counter(a.metrics, 'pullthrough_cluster_lease_waits_total')).toBe(0);
+  expect(lease.takenOver).toBe(false);
+  // The first ACQUIRE took the lease before it timed out; the second one, with the same token, holds it.
+  expect(await server.command('GET', a.leases.leaseKey('blob', 'sha256:a1'))).toBe(lease.token);
+  const waiting = b.leases.claim('blob', 'sha256:a1');
+  await lease.release(true);
+  expect(await waiting).toEqual({ kind: 'committed' });
+}, 15_000);
+
+test('Redis paused for less than the retry budget: the claim waits it out; paused past it: alone, counted', async () => {
+  const [a] = [await replica()];
+  await server.command('CLIENT', 'PAUSE', '1500', 'ALL');
+  held(await a.leases.claim('blob', 'sha256:a2'));
+  expect(await counter(a.metrics, 'pullthrough_cluster_fallbacks_total')).toBe(0);
+  await server.command('CLIENT', 'PAUSE', '5000', 'ALL');
+  expect(await a.leases.claim('blob', 'sha256:a3')).toEqual({ kind: 'alone' });
+  expect(await counter(a.metrics, 'pullthrough_cluster_fallbacks_total')).toBe(1);
+}, 20_000);
+
+test('run() after a takeover reads what the dead holder stored before it could release', async () => {
+  const [a, b] = [await replica(), await replica()];
+  held(await a.leases.claim('manifest', 'm2'));
+  // The holder stored the manifest, then died before its release: no commit was signalled.
+  const stored = 'the manifest';
+  await a.redis.close();
+  let works = 0;
+  const work = async () => {
+    works += 1;
+    return 'fetched again';
+  };
+  expect(await b.leases.run('manifest', 'm2', work, async () => ({ value: stored }))).toBe('the manifest');
+  expect(works).toBe(0);
+  expect(await counter(b.metrics, 'pullthrough_cluster_takeovers_total')).toBe(1);
+});
