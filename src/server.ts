@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { createApp, createDebugApp, type AppDeps } from './app.js';
 import { ClientAuth } from './auth/client-auth.js';
 import { MirrorCache } from './cache/mirror.js';
-import { ClusterRedis } from './cluster/redis.js';
+import type { ClusterRedis } from './cluster/redis.js';
 import type { Config } from './config.js';
 import { createListener, listenOn } from './listen.js';
 import { LogLimiter, rateLimited } from './observability/log-limiter.js';
@@ -49,7 +49,7 @@ export async function startServer(config: Config, log: Logger, options: ServerOp
   const storage = await openStorage(config.storage, { metrics, wrap: options.wrapStorage });
   const router = new UpstreamRouter(config.upstreams, metrics, log);
   // The cache logs through the limiter: its stale-serving warnings repeat while an upstream is down.
-  const redis = config.cluster ? new ClusterRedis(config.cluster.redis, rateLimited(log, limiter), metrics) : undefined;
+  const redis = config.cluster ? await connectRedis(config.cluster.redis, rateLimited(log, limiter), metrics) : undefined;
   if (config.cluster?.redis.tls?.insecureSkipVerify) log.warn('cluster.redis.tls.insecureSkipVerify: the Redis certificate is not verified');
   const mirror = await MirrorCache.open(storage, router, rateLimited(log, limiter), config.cache, options.now, redis);
   const stopCounting = seedStoredBlobs(mirror, storage, metrics, log);
@@ -130,4 +130,10 @@ function seedStoredBlobs(mirror: MirrorCache, storage: StorageDriver, metrics: M
     stopped = true;
     await walk;
   };
+}
+
+/** Loaded only in cluster mode, as the S3 driver is only for S3: ioredis adds about 18 MB to every process that loads it. */
+async function connectRedis(...args: ConstructorParameters<typeof ClusterRedis>): Promise<ClusterRedis> {
+  const { ClusterRedis } = await import('./cluster/redis.js');
+  return new ClusterRedis(...args);
 }

@@ -323,13 +323,16 @@ export class UpstreamClient {
 
   /**
    * Follows redirects by hand: Docker Hub sends blob GETs to a CDN with a signed URL, and that CDN
-   * rejects requests that still carry the registry's Authorization header, so it is dropped.
+   * rejects requests that still carry the registry's Authorization header, so it is dropped. A hop
+   * to another origin is outside the endpoint's health gate: a CDN's failure fails that blob, and
+   * says nothing of the registry, whose manifests and tags still answer.
    */
   private async follow(endpoint: Endpoint, url: string, opts: SendOptions, authorization: string | undefined): Promise<Dispatcher.ResponseData> {
+    const origin = new URL(endpoint.base).origin;
     let target = url;
     let auth = authorization;
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
-      const res = await this.attempt(endpoint, target, opts, auth);
+      const res = new URL(target).origin === origin ? await this.attempt(endpoint, target, opts, auth) : await this.exchange(target, opts, auth);
       if (hop > 0 && res.statusCode === 401) {
         // Our credentials were not refused: a redirect (sent without them) led somewhere that wants them.
         await res.body.dump().catch(() => undefined);

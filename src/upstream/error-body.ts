@@ -13,8 +13,10 @@ export interface UpstreamAnswer {
 
 /**
  * Reads (at most 64 KiB of) an error response's body and picks out what the upstream said:
- * the registry shape `{"errors":[{"code","message"}]}`, or a token service's `{"details"}` (Docker
- * Hub), `{"error","error_description"}` (OAuth) or `{"message"}`. Anything else says nothing.
+ * the registry shape `{"errors":[{"code","message"}]}`, a token service's `{"details"}` (Docker
+ * Hub), `{"error","error_description"}` (OAuth) or `{"message"}`, or the S3 XML
+ * `<Error><Code>…</Code><Message>…</Message></Error>` of the blob stores registries redirect to
+ * (Docker Hub's CDN, S3, GCS). Anything else says nothing.
  */
 export async function readErrorBody(body: Readable): Promise<UpstreamAnswer> {
   const chunks: Buffer[] = [];
@@ -30,13 +32,21 @@ export async function readErrorBody(body: Readable): Promise<UpstreamAnswer> {
   } finally {
     body.destroy();
   }
+  const raw = Buffer.concat(chunks).subarray(0, MAX_ERROR_BYTES).toString('utf8');
+  if (raw.trimStart().startsWith('<')) return xmlAnswerOf(raw);
   let parsed: unknown;
   try {
-    parsed = JSON.parse(Buffer.concat(chunks).subarray(0, MAX_ERROR_BYTES).toString('utf8'));
+    parsed = JSON.parse(raw);
   } catch {
     return {};
   }
   return answerOf(parsed);
+}
+
+/** S3's error document is flat: its Code and Message elements are all there is to read. */
+function xmlAnswerOf(xml: string): UpstreamAnswer {
+  const element = (name: string) => text(new RegExp(`<${name}>([^<]*)</${name}>`).exec(xml)?.[1]);
+  return { code: element('Code'), message: element('Message') };
 }
 
 function answerOf(parsed: unknown): UpstreamAnswer {

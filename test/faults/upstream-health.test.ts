@@ -103,4 +103,22 @@ describe('upstream health', () => {
     expect(Number(cold.headers['retry-after'])).toBeGreaterThan(100);
     expect(m.hub.count({ role: 'registry' })).toBe(0);
   });
+  test("a 5xx from the blob CDN fails that blob alone: the registry stays up, a stale tag is still revalidated, /readyz ok; the CDN's own words reach the client", async () => {
+    m = await startMirror({ upstream: { ...HANGING, tagRevalidation: 'wait', health: { probeInitial: '1m', probeMax: '1m' } } });
+    const image = m.hub.addImage('library/app', '1');
+    expect((await m.get('/v2/library/app/manifests/1')).status).toBe(200);
+    // Docker Hub's CDN answers in S3's XML, not the registry's JSON.
+    m.hub.fault({ kind: 'status', match: { role: 'cdn' }, status: 503 });
+    const blob = await m.get(`/v2/library/app/blobs/${image.layers[0]}`);
+    expect(blob.status).toBe(503);
+    expect(json(blob.body).errors[0]).toMatchObject({ code: 'UNAVAILABLE', message: expect.stringContaining('InjectedFault') });
+    expect(json(blob.body).errors[0].message).toContain('fault 503');
+
+    expect(m.server.mirror.router.default.client.up).toBe(true);
+    expect(json((await m.get('/readyz')).body).status).toBe('ok');
+    m.hub.resetCounts();
+    expect((await m.get('/v2/library/app/manifests/1')).status).toBe(200);
+    // Not held back by a health gate the CDN closed: the tag (TTL 0) was asked of the registry.
+    expect(m.hub.count({ kind: 'manifest' })).toBeGreaterThanOrEqual(1);
+  });
 });
