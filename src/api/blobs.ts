@@ -5,6 +5,7 @@ import { RegistryError } from '../oci/errors.js';
 import { H } from '../oci/headers.js';
 import { routeFor, type ApiContext } from './context.js';
 import { parseRange } from './range.js';
+import { isSelfSending } from '../storage/file-bytes.js';
 
 const OCTET_STREAM = 'application/octet-stream';
 
@@ -62,11 +63,13 @@ function setBlobHeaders(ctx: ApiContext, digest: Digest): void {
 function sendStream(ctx: ApiContext, stream: Readable): void {
   ctx.respond = false;
   ctx.state.bytesSent = 0;
-  stream.on('data', (chunk: Buffer) => (ctx.state.bytesSent! += chunk.length));
   // Before pipeline's own listener: the request log must know the cause when the connection closes.
   stream.once('error', (cause) => {
     const error = cause instanceof RegistryError ? cause : new RegistryError('UNAVAILABLE', cause.message);
     ctx.state.error = { code: error.code, message: error.message };
   });
+  // A stored file sends itself with reused buffers (warm downloads); anything else is piped.
+  if (isSelfSending(stream)) return void stream.sendTo(ctx.res, (bytes) => (ctx.state.bytesSent! += bytes));
+  stream.on('data', (chunk: Buffer) => (ctx.state.bytesSent! += chunk.length));
   pipeline(stream, ctx.res, () => undefined);
 }
