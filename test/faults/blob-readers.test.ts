@@ -107,6 +107,23 @@ describe('blob readers: one fetch, every client at its own pace', () => {
     expect(warnings.filter((w) => w.name === 'MaxListenersExceededWarning')).toEqual([]);
   }, 60_000);
 
+  test('50 clients of a stored blob that hang up mid-body leave no descriptor and no pin; a whole download after is right', async () => {
+    m = await startMirror({ cache: { maxSize: '1GiB' } });
+    // Larger than loopback's socket buffers: the send is still running when each client leaves.
+    const layer = randomBytes(24 * MiB);
+    const image = m.hub.addImage('library/warm-gone', '1', { layers: [layer] });
+    const digest = image.layers[0]!;
+    const url = `${m.url}/v2/library/warm-gone/blobs/${digest}`;
+    expect((await download(url)).bytes!.equals(layer)).toBe(true);
+    await m.server.mirror.blobs.settled();
+
+    const gone = await Promise.all(Array.from({ length: 50 }, () => partialGet(url, 1, (req) => req.destroy())));
+    expect(gone.every((n) => n > 0 && n < layer.length)).toBe(true);
+    await expectNothingLeft(m, digest);
+    expect((await download(url)).bytes!.equals(layer)).toBe(true);
+    expect(m.hub.count({ role: 'cdn', digest })).toBe(1);
+  }, 60_000);
+
   test('a leader that stops reading but keeps its connection stalls nobody: the others finish and the blob is stored', async () => {
     m = await startMirror({ cache: { maxSize: '1GiB' } });
     // Far more than socket buffers hold, so the stalled leader really stops taking bytes.
