@@ -5,7 +5,7 @@ import { RegistryError } from '../oci/errors.js';
 import { H } from '../oci/headers.js';
 import { routeFor, type ApiContext } from './context.js';
 import { parseRange } from './range.js';
-import { isSelfSending } from '../storage/file-bytes.js';
+import { isSelfSending } from '../storage/self-sending.js';
 
 const OCTET_STREAM = 'application/octet-stream';
 

@@ -124,12 +124,12 @@ export class BlobFetch implements FetchSource {
     return reader;
   }
 
-  next(position: number, max: number): Buffer | Promise<Buffer> | typeof WAIT | typeof END {
+  next(position: number, max: number, into?: Buffer): Buffer | Promise<Buffer> | typeof WAIT | typeof END {
     if (this.failure) throw this.failure;
     const held = this.window.slice(position, max);
     if (held) return held;
     const landed = this.writer?.landed ?? 0;
-    if (position < landed) return this.writer!.readBack(position, Math.min(max, landed - position));
+    if (position < landed) return this.writer!.readBack(position, Math.min(max, landed - position), into);
     if (position < this.window.start) throw new Error(`blob fetch: bytes at ${position} are neither stored nor held`);
     return this.verified ? END : WAIT;
   }

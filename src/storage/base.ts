@@ -61,7 +61,7 @@ export function withDriverBase(driver: StorageDriver, metrics?: Metrics): Storag
         get landed() {
           return w.landed;
         },
-        readBack: (position, length) => wrap('readBack', () => w.readBack(position, length)),
+        readBack: (position, length, into) => wrap('readBack', () => w.readBack(position, length, into)),
         commit: () => wrap('commit', () => tally.adding(key, written, () => w.commit())),
         abort: () => wrap('abort', () => w.abort()),
         release: () => wrap('release', () => w.release()),

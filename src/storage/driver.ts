@@ -40,9 +40,10 @@ export interface StorageWriter {
   /**
    * Up to `length` bytes from `position`, below `landed`: the object as it is being written, for
    * readers that follow it before it is committed. Valid until release() or abort(), also after
-   * commit() and after a failed write.
+   * commit() and after a failed write. `into`: read into (the start of) this buffer, at most its
+   * length, instead of a new one; the answer is then a view of it.
    */
-  readBack(position: number, length: number): Promise<Buffer>;
+  readBack(position: number, length: number, into?: Buffer): Promise<Buffer>;
   /**
    * Makes everything written visible under the key, atomically: a reader sees either the old
    * object (or none) or the whole new one, never a prefix. If the key already exists (a concurrent

@@ -106,7 +106,7 @@ export class FilesystemDriver implements StorageDriver {
       get landed() {
         return file.landed;
       },
-      readBack: (position, length) => file.readBack(position, length),
+      readBack: (position, length, into) => file.readBack(position, length, into),
       commit: async () => {
         await file.flushAndSync();
         await mkdir(dirname(target), { recursive: true });

@@ -144,7 +144,7 @@ export class S3Driver implements StorageDriver {
       get landed() {
         return spool.landed;
       },
-      readBack: (position, length) => spool.readBack(position, length),
+      readBack: (position, length, into) => spool.readBack(position, length, into),
       commit: async () => {
         // The spool's tail is flushed beside the completion; a spool that fails only stops
         // read-back from growing (the caller still holds what has not landed).

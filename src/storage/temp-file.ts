@@ -59,14 +59,14 @@ export class TempFile {
     return this.appender.flushAndSync();
   }
 
-  /** Up to `length` landed bytes from `position` (fewer only past what has landed). */
-  async readBack(position: number, length: number): Promise<Buffer> {
+  /** Up to `length` landed bytes from `position` (fewer only past what has landed), in `into` if given. */
+  async readBack(position: number, length: number, into?: Buffer): Promise<Buffer> {
     if (this.closing) throw new Error('read back after close');
-    const n = Math.max(0, Math.min(length, this.landed - position));
+    const n = Math.max(0, Math.min(length, into?.length ?? length, this.landed - position));
     if (n === 0) return Buffer.alloc(0);
     this.pendingReads += 1;
     try {
-      const buffer = Buffer.allocUnsafe(n);
+      const buffer = into ? into.subarray(0, n) : Buffer.allocUnsafe(n);
       let filled = 0;
       while (filled < n) {
         const { bytesRead } = await this.handle.read(buffer, filled, n - filled, position + filled);
