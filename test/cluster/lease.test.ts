@@ -187,7 +187,7 @@ test('a command timed out by a stall of this process (not by Redis) is asked aga
 }, 15_000);
 
 test('Redis paused for less than the retry budget: the claim waits it out; paused past it: alone, counted', async () => {
-  const [a] = [await replica()];
+  const a = await replica();
   await server.command('CLIENT', 'PAUSE', '1500', 'ALL');
   held(await a.leases.claim('blob', 'sha256:a2'));
   expect(await counter(a.metrics, 'pullthrough_cluster_fallbacks_total')).toBe(0);
